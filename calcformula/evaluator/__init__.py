@@ -1,0 +1,1 @@
+"""Evaluation of checked formulas against records: a reference tree-walker and a compiler."""

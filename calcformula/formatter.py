@@ -1,0 +1,279 @@
+"""Prints syntax trees as text: the canonical layout, or the text HubSpot stores (decision C1).
+
+Canonical: lower-case keywords and names, single spaces around operators, single-quoted
+strings, explicit `*`, `=` for equality, `endif` on every `if` without `else`, the author's
+parentheses kept around operators and `if`s (and added where the tree needs them), and lines
+broken when a formula is longer than the width or an `if` has `elseif` branches.
+
+HubSpot (``style="hubspot"``): one line with a line break before each `elseif`, `equals`
+for `=`, single quotes, and parentheses kept only where HubSpot's own syntax tree records them
+(around arithmetic, `and`/`or`/`xor` and `if`), else only where needed.
+
+Guarantees (tested with Hypothesis): formatting is idempotent, and parsing the output gives
+a tree equal to the input (`==` ignores spans, parentheses and spellings).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from calcformula.nodes import (
+    ATOM_PRECEDENCE,
+    NEG_PRECEDENCE,
+    NOT_PRECEDENCE,
+    Binary,
+    BinaryOp,
+    Boolean,
+    Call,
+    Constant,
+    ConstantName,
+    If,
+    Missing,
+    Node,
+    Number,
+    Property,
+    PropertyKind,
+    String,
+    Unary,
+    UnaryOp,
+    left_spine,
+    precedence,
+    walk,
+)
+
+Style = Literal["canonical", "hubspot"]
+INDENT = 2
+
+# --- a small pretty-printing document algebra (Wadler's "prettier printer") -----------------
+# ("text", s) | ("line",) space or break | ("soft",) nothing or break | ("hard",) break
+# | ("break_parent",) | ("nest", n, doc) | ("group", doc) | ("concat", [docs])
+Doc = Union[tuple[str], tuple[str, str], tuple[str, int, "Doc"], tuple[str, "Doc"],
+            tuple[str, list["Doc"]]]
+LINE: Doc = ("line",)
+SOFT: Doc = ("soft",)
+HARD: Doc = ("hard",)
+BREAK_PARENT: Doc = ("break_parent",)  # prints nothing; the group around it cannot be flat
+
+
+def _text(s: str) -> Doc:
+    return ("text", s)
+
+
+def _cat(*docs: Doc) -> Doc:
+    return ("concat", list(docs))
+
+
+def _nest(doc: Doc) -> Doc:
+    return ("nest", INDENT, doc)
+
+
+def _group(doc: Doc) -> Doc:
+    return ("group", doc)
+
+
+def _flat_width(doc: Doc, limit: int) -> int:
+    """Width of `doc` on one line, or more than `limit` (also for a forced line break)."""
+    width = 0
+    stack = [doc]
+    while stack:
+        d = stack.pop()
+        kind = d[0]
+        if kind == "text":
+            width += len(d[1])  # type: ignore[arg-type]
+        elif kind == "line":
+            width += 1
+        elif kind in ("hard", "break_parent"):
+            return limit + 1
+        elif kind == "concat":
+            stack.extend(reversed(d[1]))  # type: ignore[arg-type]
+        elif kind == "nest":
+            stack.append(d[2])  # type: ignore[misc]
+        elif kind == "group":
+            stack.append(d[1])  # type: ignore[arg-type]
+        if width > limit:
+            return width
+    return width
+
+
+def _render(doc: Doc, width: int, flat: bool = False) -> str:
+    """Lay out `doc` in `width` columns; with `flat`, only hard breaks break lines."""
+    out: list[str] = []
+    column = 0
+    stack: list[tuple[int, bool, Doc]] = [(0, flat, doc)]
+    while stack:
+        indent, flat, d = stack.pop()
+        kind = d[0]
+        if kind == "text":
+            out.append(d[1])  # type: ignore[arg-type]
+            column += len(d[1])  # type: ignore[arg-type]
+        elif kind == "concat":
+            for part in reversed(d[1]):  # type: ignore[arg-type]
+                stack.append((indent, flat, part))
+        elif kind == "nest":
+            stack.append((indent + d[1], flat, d[2]))  # type: ignore[operator, misc]
+        elif kind in ("line", "soft"):
+            if flat:
+                if kind == "line":
+                    out.append(" ")
+                    column += 1
+            else:
+                out.append("\n" + " " * indent)
+                column = indent
+        elif kind == "hard":
+            out.append("\n" + " " * indent)
+            column = indent
+        elif kind == "group":
+            inner: Doc = d[1]  # type: ignore[assignment]
+            fits = flat or _flat_width(inner, width - column) <= width - column
+            stack.append((indent, fits, inner))
+    return "".join(out)
+
+
+# --- from tree to document ---------------------------------------------------------------------
+
+
+class FormatError(ValueError):
+    """The tree cannot be printed as a formula: it has gaps (`Missing`) from syntax errors."""
+
+
+def _quote(value: str) -> str:
+    if "'" in value and '"' not in value:
+        return '"' + value.replace("\\", "\\\\") + '"'
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_KEEP_PARENS_HUBSPOT = (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.DIV,
+                        BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR)
+
+
+class _Printer:
+    def __init__(self, style: Style) -> None:
+        self.style = style
+        self.hubspot = style == "hubspot"
+
+    def _own_precedence(self, node: Node) -> int:
+        if isinstance(node, Binary):
+            return precedence(node.op)
+        if isinstance(node, Unary):
+            return NOT_PRECEDENCE if node.op is UnaryOp.NOT else NEG_PRECEDENCE
+        return ATOM_PRECEDENCE
+
+    def _keeps_author_parens(self, node: Node) -> bool:
+        if node.parens == 0:
+            return False
+        if isinstance(node, If):
+            return True
+        if isinstance(node, Binary):
+            return not self.hubspot or node.op in _KEEP_PARENS_HUBSPOT
+        return isinstance(node, Unary) and not self.hubspot
+
+    def emit(self, node: Node, minimum: int, tail: bool) -> Doc:
+        """`node` where it must bind at least `minimum`; `tail`: nothing follows it."""
+        needs = self._own_precedence(node) < minimum or (isinstance(node, If) and not tail)
+        if needs or self._keeps_author_parens(node):
+            return _cat(_text("("), self.body(node, True), _text(")"))
+        return self.body(node, tail)
+
+    def body(self, node: Node, tail: bool) -> Doc:
+        if isinstance(node, Number):
+            return _text(node.text.lower())
+        if isinstance(node, String):
+            return _text(_quote(node.value))
+        if isinstance(node, Boolean):
+            return _text("true" if node.value else "false")
+        if isinstance(node, Constant):
+            return _text("NOW" if node.name is ConstantName.NOW and self.hubspot else node.name.value)
+        if isinstance(node, Property):
+            if node.kind is PropertyKind.NUMBER:
+                return _text(node.name)
+            return _text(f"{node.kind.value}({node.name})")
+        if isinstance(node, Call):
+            return self._call(node)
+        if isinstance(node, Unary):
+            if node.op is UnaryOp.NOT:
+                return _cat(_text("not "), self.emit(node.operand, NOT_PRECEDENCE, tail))
+            return _cat(_text("-"), self.emit(node.operand, NEG_PRECEDENCE, tail))
+        if isinstance(node, Binary):
+            return self._binary(node, tail)
+        if isinstance(node, If):
+            return self._if(node, tail)
+        assert isinstance(node, Missing)
+        raise FormatError("the formula has syntax errors; fix them before formatting")
+
+    def _operator(self, op: BinaryOp, spelled_equals: bool) -> str:
+        if op is BinaryOp.EQ:
+            return "equals" if self.hubspot else "="
+        return op.value
+
+    def _binary(self, node: Binary, tail: bool) -> Doc:
+        bottom, chain = left_spine(node)
+        level = precedence(node.op)
+        comparison = node.op.is_comparison
+        right_minimum = level + 1
+        left_minimum = level + 1 if comparison else level
+        parts: list[Doc] = [self.emit(bottom, left_minimum, False)]
+        rest: list[Doc] = []
+        for index, link in enumerate(chain):
+            last = index == len(chain) - 1
+            operand = self.emit(link.right, right_minimum, tail if last else False)
+            rest.append(_cat(LINE, _text(self._operator(link.op, bool(link.spelling)) + " "),
+                             operand))
+        if self.hubspot:
+            return _cat(*parts, *rest)
+        return _group(_cat(*parts, _nest(_cat(*rest))))
+
+    def _call(self, node: Call) -> Doc:
+        args: list[Doc] = []
+        for index, arg in enumerate(node.args):
+            if index:
+                args.append(_text(","))
+                args.append(LINE)
+            args.append(self.emit(arg, 0, True))
+        if self.hubspot:
+            return _cat(_text(node.name + "("), *args, _text(")"))
+        return _group(_cat(_text(node.name + "("), _nest(_cat(SOFT, *args)), SOFT, _text(")")))
+
+    def _if(self, node: If, tail: bool) -> Doc:
+        parts: list[Doc] = []
+        for index, branch in enumerate(node.branches):
+            condition = self.emit(branch.condition, 0, False)
+            value = self.emit(branch.value, 0, True)
+            if index == 0:
+                parts.append(_cat(_text("if "), condition, _text(" then")))
+            elif self.hubspot:
+                parts.append(_cat(HARD, _text("elseif "), condition, _text(" then")))
+            else:
+                parts.append(_cat(LINE, _text("elseif "), condition, _text(" then")))
+            parts.append(_text(" ") if self.hubspot else _empty())
+            parts.append(value if self.hubspot else _nest(_cat(LINE, value)))
+        if node.else_branch is not None:
+            value = self.emit(node.else_branch, 0, tail)
+            if self.hubspot:
+                parts.append(_cat(_text(" else "), value))
+            else:
+                parts.append(_cat(LINE, _text("else"), _nest(_cat(LINE, value))))
+        else:
+            parts.append(_text(" endif") if self.hubspot else _cat(LINE, _text("endif")))
+        doc = _cat(*parts)
+        if self.hubspot:
+            return doc
+        if len(node.branches) > 1:
+            return _group(_cat(BREAK_PARENT, doc))
+        return _group(doc)
+
+
+def _empty() -> Doc:
+    return _text("")
+
+
+def format_tree(tree: Node, style: Style = "canonical", width: int = 100) -> str:
+    """The formula text of a syntax tree. Raises FormatError for trees with gaps."""
+    if style not in ("canonical", "hubspot"):
+        raise ValueError(f"unknown style {style!r}: use 'canonical' or 'hubspot'")
+    if any(isinstance(n, Missing) for n in walk(tree)):
+        raise FormatError("the formula has syntax errors; fix them before formatting")
+    printer = _Printer(style)
+    doc = printer.emit(tree, 0, True)
+    if printer.hubspot:
+        return _render(doc, width, flat=True)
+    return _render(doc, width)

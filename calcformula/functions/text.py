@@ -1,0 +1,229 @@
+"""Text functions: conversion, joining, searching, case, length, substrings, names and phones."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+from calcformula.evaluator.context import EvalContext
+from calcformula.functions.registry import (
+    Blanks,
+    Evidence,
+    Example,
+    Function,
+    Param,
+    Type,
+    Value,
+    define,
+)
+from calcformula.values import EvaluationProblem, format_number
+
+N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
+
+# A regular expression may run for at most this many characters of input times pattern
+# length before calcformula refuses it; see regex_matches.
+REGEX_MAX_PATTERN = 1000
+REGEX_MAX_SUBJECT = 65536
+
+
+def _text(value: Value) -> str:
+    assert isinstance(value, str)
+    return value
+
+
+def _number_to_string(args: Sequence[Value], context: EvalContext) -> Value:
+    value = args[0]
+    assert isinstance(value, Decimal)
+    return format_number(value)
+
+
+_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def _string_to_number(args: Sequence[Value], context: EvalContext) -> Value:
+    text = _text(args[0]).strip()
+    if not _NUMBER_TEXT.fullmatch(text):
+        raise EvaluationProblem(f"{text!r} is not a number", code="CF502")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
+        raise EvaluationProblem(f"{text!r} is not a number", code="CF502") from None
+
+
+define(Function(
+    "number_to_string", "text", (Param("value", N),), S,
+    "The number as text, without exponent or trailing zeros.", Evidence.DOCUMENTED,
+    examples=(Example("'Number of cars: ' + number_to_string(num_cars)", "'Number of cars: 3'",
+                      (("num_cars", "3"),)),
+              Example("number_to_string(2.50)", "'2.5'")),
+    implementation=_number_to_string, notes="The text format is assumed (decision E6).",
+))
+define(Function(
+    "string_to_number", "text", (Param("text", S),), N,
+    "The number written in the text; text that is not a number gives blank.", Evidence.DOCUMENTED,
+    examples=(Example("string_to_number('42.5') + 1", "43.5"),
+              Example("string_to_number('n/a')", "(blank)"),
+              Example("string_to_number(timestamp(dealstage))", "1704067200000",
+                      (("dealstage", "1704067200000"),))),
+    implementation=_string_to_number,
+    notes="Non-numeric text giving blank is assumed; HubSpot does not document it.",
+))
+
+
+def _concatenate(args: Sequence[Value], context: EvalContext) -> Value:
+    return "".join(_text(a) for a in args)
+
+
+define(Function(
+    "concatenate", "text", (Param("a", S), Param("b", S)), S,
+    "Joins 2 to 100 strings.", Evidence.DOCUMENTED, variadic=True, max_args=100,
+    examples=(Example("concatenate('a', 'b', string(a), string(b))", "'abxy'",
+                      (("a", "x"), ("b", "y"))),),
+    implementation=_concatenate, notes="A blank argument blanks the result (decision E2, assumed).",
+))
+
+
+def _contains(args: Sequence[Value], context: EvalContext) -> Value:
+    return _text(args[1]) in _text(args[0])
+
+
+def _begins_with(args: Sequence[Value], context: EvalContext) -> Value:
+    return _text(args[0]).startswith(_text(args[1]))
+
+
+define(Function(
+    "contains", "text", (Param("text", S), Param("part", S)), B,
+    "True when `part` occurs in `text` (case-sensitive).", Evidence.DOCUMENTED,
+    examples=(Example("contains('hello', 'ello')", "true"),
+              Example("contains('ello', 'hello')", "false")),
+    implementation=_contains, notes="Case sensitivity follows decision S1 (string contents keep case).",
+))
+define(Function(
+    "begins_with", "text", (Param("text", S), Param("prefix", S)), B,
+    "True when `text` starts with `prefix` (case-sensitive).", Evidence.INFERRED,
+    examples=(Example("begins_with('+4930', '+')", "true"),), implementation=_begins_with,
+))
+
+
+def _lower(args: Sequence[Value], context: EvalContext) -> Value:
+    return _text(args[0]).lower()
+
+
+def _upper(args: Sequence[Value], context: EvalContext) -> Value:
+    return _text(args[0]).upper()
+
+
+def _length(args: Sequence[Value], context: EvalContext) -> Value:
+    return Decimal(len(_text(args[0])))
+
+
+define(Function(
+    "to_lower_case", "text", (Param("text", S),), S, "The text in lower case.", Evidence.INFERRED,
+    examples=(Example("to_lower_case('HubSpot')", "'hubspot'"),), implementation=_lower,
+))
+define(Function(
+    "to_upper_case", "text", (Param("text", S),), S, "The text in upper case.", Evidence.INFERRED,
+    examples=(Example("to_upper_case('HubSpot')", "'HUBSPOT'"),), implementation=_upper,
+))
+define(Function(
+    "string_length", "text", (Param("text", S),), N,
+    "The number of characters.", Evidence.INFERRED,
+    examples=(Example("string_length('hello')", "5"),), implementation=_length,
+    notes="Counts Unicode code points (assumed; Java counts UTF-16 units).",
+))
+
+
+def _substring(args: Sequence[Value], context: EvalContext) -> Value:
+    text = _text(args[0])
+    start = args[1]
+    assert isinstance(start, Decimal)
+    end: Decimal = args[2] if len(args) > 2 and isinstance(args[2], Decimal) else Decimal(len(text))
+    if start != start.to_integral_value() or end != end.to_integral_value():
+        raise EvaluationProblem("substring positions must be whole numbers")
+    if not 0 <= start <= end <= len(text):
+        raise EvaluationProblem(
+            f"substring({start}, {end}) is outside text of length {len(text)}", code="CF503"
+        )
+    return text[int(start) : int(end)]
+
+
+define(Function(
+    "substring", "text",
+    (Param("text", S), Param("start", N, "0-based position of the first character"),
+     Param("end", N, "0-based position after the last character", optional=True)),
+    S, "The part of `text` from `start` up to, not including, `end` (or to the end).",
+    Evidence.USED_BY_HUBSPOT,
+    examples=(Example("substring('+4930', 0, 1)", "'+'"), Example("substring('+4930', 1)", "'4930'"),
+              Example("substring('abc', 2, 5)", "(blank)")),
+    implementation=_substring,
+    notes="0-based with an exclusive end (decision E7, assumed, as Java's substring); positions "
+    "outside the text give blank, as Java's would fail.",
+))
+
+
+def _regex_matches(args: Sequence[Value], context: EvalContext) -> Value:
+    text, pattern = _text(args[0]), _text(args[1])
+    if len(pattern) > REGEX_MAX_PATTERN or len(text) > REGEX_MAX_SUBJECT:
+        raise EvaluationProblem("the text or pattern is too long to match safely", code="CF504")
+    if re.search(r"(\([^)]*[+*][^)]*\)|\\[0-9])[+*{]", pattern):
+        # Nested quantifiers and back-references can take exponential time; refuse, don't hang.
+        raise EvaluationProblem(
+            "the pattern nests repetitions, which calcformula does not evaluate", code="CF504"
+        )
+    try:
+        compiled = re.compile(pattern)
+    except re.error as error:
+        raise EvaluationProblem(f"invalid regular expression: {error}", code="CF504") from None
+    return compiled.fullmatch(text) is not None
+
+
+define(Function(
+    "regex_matches", "text", (Param("text", S), Param("pattern", S)), B,
+    "True when the whole text matches the regular expression.", Evidence.UNKNOWN,
+    examples=(Example("regex_matches('AB-123', '[A-Z]+-[0-9]+')", "true"),
+              Example("regex_matches('xAB-123', '[A-Z]+-[0-9]+')", "false")),
+    implementation=_regex_matches,
+    notes="Assumed (decision E7): whole-string match, Java-like syntax; patterns with nested "
+    "repetition are refused rather than risk running forever.",
+))
+
+
+def _set_contains(args: Sequence[Value], context: EvalContext) -> Value:
+    return _text(args[1]) in {part.strip() for part in _text(args[0]).split(";")}
+
+
+define(Function(
+    "set_contains_string", "text", (Param("values", S, "a multi-select value"), Param("value", S)),
+    B, "True when the `;`-separated multi-select value includes `value`.", Evidence.INFERRED,
+    examples=(Example("set_contains_string(string(tags), 'b')", "true", (("tags", "a;b;c"),)),),
+    implementation=_set_contains, notes="Multi-select semantics assumed (decision E7).",
+))
+
+
+def _full_name(args: Sequence[Value], context: EvalContext) -> Value:
+    parts = [a.strip() for a in args if isinstance(a, str) and a.strip()]
+    return " ".join(parts) if parts else None
+
+
+define(Function(
+    "format_full_name", "text", (Param("first", S), Param("last", S)), S,
+    "First and last name joined with one space; a blank part is skipped.",
+    Evidence.USED_BY_HUBSPOT, blanks=Blanks.SKIP,
+    examples=(Example("format_full_name(string(firstname), string(lastname))", "'Ada Lovelace'",
+                      (("firstname", "Ada"), ("lastname", "Lovelace"))),
+              Example("format_full_name(string(firstname), string(lastname))", "'Ada'",
+                      (("firstname", "Ada"), ("lastname", "")))),
+    implementation=_full_name,
+    notes="HubSpot's version is probably locale-aware; this joining is assumed (decision E7).",
+))
+define(Function(
+    "format_phone_number", "text", (Param("phone", S),), S,
+    "HubSpot's display format of a phone number; the format is not documented.",
+    Evidence.USED_BY_HUBSPOT,
+))
+define(Function(
+    "format_searchable_phone_number", "text", (Param("phone", S),), S,
+    "HubSpot's searchable form of a phone number; the format is not documented.",
+    Evidence.USED_BY_HUBSPOT,
+))
