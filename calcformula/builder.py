@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from lark import Transformer
 
 from calcformula.lexer import Token
+from calcformula.nodes import Binary as BinaryNode
 from calcformula.nodes import (
     BinaryOp,
     Boolean,
@@ -30,7 +31,6 @@ from calcformula.nodes import (
     Unary,
     UnaryOp,
 )
-from calcformula.nodes import Binary as BinaryNode
 from calcformula.span import Span
 
 _BINARY = {
@@ -138,9 +138,11 @@ class AstBuilder(Transformer[Token, Node]):
 
     def group(self, children: list[Any]) -> Node:
         open_paren, inner, close = children
-        return dataclasses.replace(
-            inner, span=_join(open_paren.span, close.span), parens=inner.parens + 1
+        assert isinstance(inner, Node)
+        grouped: Node = dataclasses.replace(
+            cast(Any, inner), span=_join(open_paren.span, close.span), parens=inner.parens + 1
         )
+        return grouped
 
     def binary(self, children: list[Any]) -> Node:
         left, operator, right = children
@@ -150,10 +152,17 @@ class AstBuilder(Transformer[Token, Node]):
 
     def implicit_multiply(self, children: list[Node]) -> Node:
         left, right = children
-        between = Span(left.span.end, right.span.start, left.span.end_line, left.span.end_column,
-                       right.span.line, right.span.column)
-        return BinaryNode(BinaryOp.MUL, left, right, between, _join(left.span, right.span),
-                          implicit=True)
+        between = Span(
+            left.span.end,
+            right.span.start,
+            left.span.end_line,
+            left.span.end_column,
+            right.span.line,
+            right.span.column,
+        )
+        return BinaryNode(
+            BinaryOp.MUL, left, right, between, _join(left.span, right.span), implicit=True
+        )
 
     def unary(self, children: list[Any]) -> Node:
         operator, operand = children

@@ -33,10 +33,7 @@ class Source:
 
 
 def _read(path: str) -> Source:
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    else:
-        data = Path(path).read_bytes()
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     text, problems = decode(data)
     return Source(path, text, problems)
 
@@ -67,8 +64,9 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1)
 @click.option("--expr", "expression", help="Check this formula instead of files.")
-@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--strict", is_flag=True, help="Warnings fail the check too.")
 def check(paths: tuple[str, ...], expression: str | None, output: str, strict: bool) -> None:
     """Check .calc files (folders are searched; - reads standard input)."""
@@ -95,17 +93,22 @@ def check(paths: tuple[str, ...], expression: str | None, output: str, strict: b
                 failed = True
         if output == "text":
             if diagnostics:
-                click.echo(render_text(diagnostics, source.text, source.path,
-                                       colour=sys.stdout.isatty()))
+                click.echo(
+                    render_text(diagnostics, source.text, source.path, colour=sys.stdout.isatty())
+                )
         else:
             records.extend(diagnostic_record(d, source.path) for d in diagnostics)
     summary = {"files": len(sources), **{k + "s": v for k, v in counts.items()}}
     if output == "json":
-        click.echo(json.dumps({"diagnostics": records, "summary": summary}, indent=2,
-                              ensure_ascii=False))
+        click.echo(
+            json.dumps({"diagnostics": records, "summary": summary}, indent=2, ensure_ascii=False)
+        )
     else:
-        click.echo(f"{len(sources)} formula(s) checked: {counts['error']} error(s), "
-                   f"{counts['warning']} warning(s)", err=True)
+        click.echo(
+            f"{len(sources)} formula(s) checked: {counts['error']} error(s), "
+            f"{counts['warning']} warning(s)",
+            err=True,
+        )
     sys.exit(EXIT_FOUND if failed else EXIT_OK)
 
 
@@ -113,8 +116,9 @@ def check(paths: tuple[str, ...], expression: str | None, output: str, strict: b
 @click.argument("paths", nargs=-1)
 @click.option("--check", "check_only", is_flag=True, help="Exit 1 if a file would change.")
 @click.option("--diff", is_flag=True, help="Print a diff instead of rewriting.")
-@click.option("--style", type=click.Choice(["canonical", "hubspot"]), default="canonical",
-              show_default=True)
+@click.option(
+    "--style", type=click.Choice(["canonical", "hubspot"]), default="canonical", show_default=True
+)
 def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, style: str) -> None:
     """Format .calc files in place (- formats standard input to standard output)."""
     changed = False
@@ -123,8 +127,10 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, style: str) -> Non
         source = _read(path)
         result = parse(source.text)
         if not result.ok:
-            click.echo(render_text([d for d in result.diagnostics if d.is_error], source.text,
-                                   path), err=True)
+            click.echo(
+                render_text([d for d in result.diagnostics if d.is_error], source.text, path),
+                err=True,
+            )
             broken = True
             continue
         try:
@@ -140,9 +146,17 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, style: str) -> Non
             continue
         changed = True
         if diff:
-            click.echo("".join(difflib.unified_diff(
-                source.text.splitlines(keepends=True), formatted.splitlines(keepends=True),
-                fromfile=path, tofile=path)), nl=False)
+            click.echo(
+                "".join(
+                    difflib.unified_diff(
+                        source.text.splitlines(keepends=True),
+                        formatted.splitlines(keepends=True),
+                        fromfile=path,
+                        tofile=path,
+                    )
+                ),
+                nl=False,
+            )
         elif check_only:
             click.echo(f"would reformat {path}", err=True)
         else:
@@ -178,16 +192,19 @@ def functions(name: str | None) -> None:
         for function in sorted(REGISTRY.values(), key=lambda f: (f.family, f.name)):
             click.echo(f"{function.family:7} {function.signature:70} {function.evidence.value}")
         return
-    function = lookup(name)
-    if function is None:
+    entry = lookup(name)
+    if entry is None:
         raise click.UsageError(f"unknown function {name}")
+    function = entry
     click.echo(function.signature)
     click.echo(f"\n{function.summary}\n\nEvidence: {function.evidence.value}")
     if function.notes:
         click.echo(f"Note: {function.notes}")
     for example in function.examples:
         record = ", ".join(f"{k}={v!r}" for k, v in example.record)
-        click.echo(f"\n    {example.formula}  =>  {example.result}" + (f"   ({record})" if record else ""))
+        click.echo(
+            f"\n    {example.formula}  =>  {example.result}" + (f"   ({record})" if record else "")
+        )
 
 
 def run() -> None:
@@ -196,6 +213,6 @@ def run() -> None:
         main(standalone_mode=True)
     except SystemExit:
         raise
-    except Exception as error:  # noqa: BLE001 - the documented contract is exit 2, no traceback
+    except Exception as error:
         click.echo(f"calcformula: internal error: {type(error).__name__}: {error}", err=True)
         sys.exit(EXIT_USAGE)

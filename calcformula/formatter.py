@@ -15,7 +15,7 @@ a tree equal to the input (`==` ignores spans, parentheses and spellings).
 
 from __future__ import annotations
 
-from typing import Literal, Union
+from typing import Any, Literal
 
 from calcformula.nodes import (
     ATOM_PRECEDENCE,
@@ -47,8 +47,7 @@ INDENT = 2
 # --- a small pretty-printing document algebra (Wadler's "prettier printer") -----------------
 # ("text", s) | ("line",) space or break | ("soft",) nothing or break | ("hard",) break
 # | ("break_parent",) | ("nest", n, doc) | ("group", doc) | ("concat", [docs])
-Doc = Union[tuple[str], tuple[str, str], tuple[str, int, "Doc"], tuple[str, "Doc"],
-            tuple[str, list["Doc"]]]
+Doc = tuple[Any, ...]  # see the shapes above; kept loose because the renderer dispatches on [0]
 LINE: Doc = ("line",)
 SOFT: Doc = ("soft",)
 HARD: Doc = ("hard",)
@@ -79,17 +78,17 @@ def _flat_width(doc: Doc, limit: int) -> int:
         d = stack.pop()
         kind = d[0]
         if kind == "text":
-            width += len(d[1])  # type: ignore[arg-type]
+            width += len(d[1])
         elif kind == "line":
             width += 1
         elif kind in ("hard", "break_parent"):
             return limit + 1
         elif kind == "concat":
-            stack.extend(reversed(d[1]))  # type: ignore[arg-type]
+            stack.extend(reversed(d[1]))
         elif kind == "nest":
-            stack.append(d[2])  # type: ignore[misc]
+            stack.append(d[2])
         elif kind == "group":
-            stack.append(d[1])  # type: ignore[arg-type]
+            stack.append(d[1])
         if width > limit:
             return width
     return width
@@ -104,13 +103,13 @@ def _render(doc: Doc, width: int, flat: bool = False) -> str:
         indent, flat, d = stack.pop()
         kind = d[0]
         if kind == "text":
-            out.append(d[1])  # type: ignore[arg-type]
-            column += len(d[1])  # type: ignore[arg-type]
+            out.append(d[1])
+            column += len(d[1])
         elif kind == "concat":
-            for part in reversed(d[1]):  # type: ignore[arg-type]
+            for part in reversed(d[1]):
                 stack.append((indent, flat, part))
         elif kind == "nest":
-            stack.append((indent + d[1], flat, d[2]))  # type: ignore[operator, misc]
+            stack.append((indent + d[1], flat, d[2]))
         elif kind in ("line", "soft"):
             if flat:
                 if kind == "line":
@@ -123,7 +122,7 @@ def _render(doc: Doc, width: int, flat: bool = False) -> str:
             out.append("\n" + " " * indent)
             column = indent
         elif kind == "group":
-            inner: Doc = d[1]  # type: ignore[assignment]
+            inner: Doc = d[1]
             fits = flat or _flat_width(inner, width - column) <= width - column
             stack.append((indent, fits, inner))
     return "".join(out)
@@ -142,8 +141,15 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-_KEEP_PARENS_HUBSPOT = (BinaryOp.ADD, BinaryOp.SUB, BinaryOp.MUL, BinaryOp.DIV,
-                        BinaryOp.AND, BinaryOp.OR, BinaryOp.XOR)
+_KEEP_PARENS_HUBSPOT = (
+    BinaryOp.ADD,
+    BinaryOp.SUB,
+    BinaryOp.MUL,
+    BinaryOp.DIV,
+    BinaryOp.AND,
+    BinaryOp.OR,
+    BinaryOp.XOR,
+)
 
 
 class _Printer:
@@ -182,7 +188,9 @@ class _Printer:
         if isinstance(node, Boolean):
             return _text("true" if node.value else "false")
         if isinstance(node, Constant):
-            return _text("NOW" if node.name is ConstantName.NOW and self.hubspot else node.name.value)
+            return _text(
+                "NOW" if node.name is ConstantName.NOW and self.hubspot else node.name.value
+            )
         if isinstance(node, Property):
             if node.kind is PropertyKind.NUMBER:
                 return _text(node.name)
@@ -203,7 +211,8 @@ class _Printer:
     def _operator(self, op: BinaryOp, spelled_equals: bool) -> str:
         if op is BinaryOp.EQ:
             return "equals" if self.hubspot else "="
-        return op.value
+        text: str = op.value
+        return text
 
     def _binary(self, node: Binary, tail: bool) -> Doc:
         bottom, chain = left_spine(node)
@@ -216,8 +225,9 @@ class _Printer:
         for index, link in enumerate(chain):
             last = index == len(chain) - 1
             operand = self.emit(link.right, right_minimum, tail if last else False)
-            rest.append(_cat(LINE, _text(self._operator(link.op, bool(link.spelling)) + " "),
-                             operand))
+            rest.append(
+                _cat(LINE, _text(self._operator(link.op, bool(link.spelling)) + " "), operand)
+            )
         if self.hubspot:
             return _cat(*parts, *rest)
         return _group(_cat(*parts, _nest(_cat(*rest))))

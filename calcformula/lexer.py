@@ -84,8 +84,16 @@ class Lexer:
     def span(self, start: int, end: int) -> Span:
         return self.index.span(start, end)
 
-    def emit(self, kind: str, value: str, start: int, end: int, synthetic: bool = False) -> None:
-        self.tokens.append(Token(kind, value, self.span(start, end), synthetic))
+    def emit(
+        self,
+        kind: str,
+        value: str,
+        start: int,
+        end: int,
+        synthetic: bool = False,
+        span: Span | None = None,
+    ) -> None:
+        self.tokens.append(Token(kind, value, span or self.span(start, end), synthetic))
         if kind == "LPAR":
             self._depth += 1
         elif kind == "RPAR":
@@ -105,24 +113,39 @@ class Lexer:
         position = 0
         index = self.index
         tokens = self.tokens
+        tracked = ("LPAR", "RPAR", "IF", "THEN")
+        # Lines are tracked as we go; only multi-line tokens need the line index.
+        line, line_start = 1, 0
         while position < length:
             found = match(text, position)
             if found is None:
                 position = self._foreign(position)
+                line, column = index.position(position)
+                line_start = position - column + 1
                 continue
             kind = found.lastgroup
             assert kind is not None
             end = found.end()
             if kind in ignore:
+                breaks = text.count("\n", position, end)
+                if breaks:
+                    line += breaks
+                    line_start = text.rfind("\n", position, end) + 1
                 position = end
                 continue
             value = found.group()
             if kind == "NAME":
                 kind = keywords.get(value.lower(), "NAME")
-            if kind in ("LPAR", "RPAR", "IF", "THEN"):
-                self.emit(kind, value, position, end)
+            if kind == "STRING" and "\n" in value:
+                span = index.span(position, end)
+                line, line_start = span.end_line, end - span.end_column + 1
             else:
-                tokens.append(Token(kind, value, index.span(position, end)))
+                column = position - line_start + 1
+                span = Span(position, end, line, column, line, column + end - position)
+            if kind in tracked:
+                self.emit(kind, value, position, end, span=span)
+            else:
+                tokens.append(Token(kind, value, span))
             position = end
 
     # --- characters outside the language -----------------------------------------------------
@@ -153,10 +176,14 @@ class Lexer:
             if matched:
                 name = matched.group(1)
                 span = self.span(position, matched.end())
-                self.diagnostics.append(codes.UI_PROPERTY_REFERENCE.at(
-                    span, found=matched.group(), name=name,
-                    fixes=(Fix(f"Replace with `{name}`", (TextEdit(span, name),)),),
-                ))
+                self.diagnostics.append(
+                    codes.UI_PROPERTY_REFERENCE.at(
+                        span,
+                        found=matched.group(),
+                        name=name,
+                        fixes=(Fix(f"Replace with `{name}`", (TextEdit(span, name),)),),
+                    )
+                )
                 self.emit("NAME", name, position, matched.end(), synthetic=True)
                 return matched.end()
         if char in "{}":
@@ -166,10 +193,13 @@ class Lexer:
             if matched:
                 replacement = "0" + matched.group()
                 span = self.span(position, matched.end())
-                self.diagnostics.append(codes.DECIMAL_WITHOUT_DIGIT.at(
-                    span, replacement=replacement,
-                    fixes=(Fix(f"Write `{replacement}`", (TextEdit(span, replacement),)),),
-                ))
+                self.diagnostics.append(
+                    codes.DECIMAL_WITHOUT_DIGIT.at(
+                        span,
+                        replacement=replacement,
+                        fixes=(Fix(f"Write `{replacement}`", (TextEdit(span, replacement),)),),
+                    )
+                )
                 self.emit("NUMBER", replacement, position, matched.end(), synthetic=True)
                 return matched.end()
         return self._unexpected(position)
@@ -178,7 +208,9 @@ class Lexer:
         self, position: int, width: int, found: str, replacement: str, kind: str, fix: str | None
     ) -> None:
         span = self.span(position, position + width)
-        fixes = (Fix(f"Replace `{found}` with `{fix.strip()}`", (TextEdit(span, fix),)),) if fix else ()
+        fixes = (
+            (Fix(f"Replace `{found}` with `{fix.strip()}`", (TextEdit(span, fix),)),) if fix else ()
+        )
         self.diagnostics.append(
             codes.UI_OPERATOR.at(span, found=found, replacement=replacement, fixes=fixes)
         )
@@ -198,7 +230,9 @@ class Lexer:
             fixes = (Fix("Replace with a plain space", (TextEdit(span, " "),)),)
         elif run in (";", "`"):
             fixes = (Fix(f"Remove `{run}`", (TextEdit(span, ""),)),)
-        self.diagnostics.append(codes.UNEXPECTED_CHARACTER.at(span, found=describe_chars(run), fixes=fixes))
+        self.diagnostics.append(
+            codes.UNEXPECTED_CHARACTER.at(span, found=describe_chars(run), fixes=fixes)
+        )
         return end
 
     def _recoverable(self, position: int) -> bool:
@@ -210,23 +244,34 @@ class Lexer:
         quote = text[position]
         line_end = text.find("\n", position)
         end = len(text) if line_end == -1 else line_end
+        # The quote was most likely meant before the closing parentheses and commas that end
+        # the line: `concatenate('a', 'b)` wants `'b')`. The string stops there and the rest
+        # is read as code.
+        while end > position + 1 and text[end - 1] in ") ,\t\r":
+            end -= 1
         content = text[position + 1 : end]
         span = self.span(position, end)
         insert_at = self.span(end, end)
-        self.diagnostics.append(codes.UNTERMINATED_STRING.at(
-            span, quote=quote,
-            fixes=(Fix(f"Close the string at the end of the line with {quote}",
-                        (TextEdit(insert_at, quote),)),),
-        ))
-        self.emit("STRING", quote + content + quote, position, end, synthetic=True)
+        self.diagnostics.append(
+            codes.UNTERMINATED_STRING.at(
+                span,
+                quote=quote,
+                fixes=(Fix(f"Close the string with {quote}", (TextEdit(insert_at, quote),)),),
+            )
+        )
+        escaped = content.replace("\\", "\\\\").replace(quote, "\\" + quote)
+        self.emit("STRING", quote + escaped + quote, position, end, synthetic=True)
         return end
 
     def _typographic_string(self, position: int) -> int:
         text = self.text
         opening = text[position]
         closing = _TYPOGRAPHIC_QUOTES[opening]
-        candidates = [i for i in (text.find(closing, position + 1), text.find(opening, position + 1))
-                      if i != -1]
+        candidates = [
+            i
+            for i in (text.find(closing, position + 1), text.find(opening, position + 1))
+            if i != -1
+        ]
         line_end = text.find("\n", position)
         if line_end == -1:
             line_end = len(text)
@@ -238,11 +283,18 @@ class Lexer:
         span = self.span(position, end_quote + 1)
         open_span = self.span(position, position + 1)
         close_span = self.span(end_quote, end_quote + 1)
-        self.diagnostics.append(codes.TYPOGRAPHIC_QUOTE.at(
-            open_span, found=f"`{opening}`",
-            fixes=(Fix(f"Use straight quotes {quote}",
-                       (TextEdit(open_span, quote), TextEdit(close_span, quote))),),
-        ))
+        self.diagnostics.append(
+            codes.TYPOGRAPHIC_QUOTE.at(
+                open_span,
+                found=f"`{opening}`",
+                fixes=(
+                    Fix(
+                        f"Use straight quotes {quote}",
+                        (TextEdit(open_span, quote), TextEdit(close_span, quote)),
+                    ),
+                ),
+            )
+        )
         escaped = content.replace("\\", "\\\\").replace(quote, "\\" + quote)
         self.emit("STRING", quote + escaped + quote, span.start, span.end, synthetic=True)
         return end_quote + 1
@@ -273,8 +325,12 @@ class Lexer:
             fix = previous_diagnostic.fixes[0]
             merged = Fix(fix.title, (*fix.edits, edit))
             self.diagnostics[self._brace_diagnostic] = Diagnostic(
-                previous_diagnostic.code, previous_diagnostic.severity, previous_diagnostic.message,
-                previous_diagnostic.span.merge(span), (merged,), previous_diagnostic.related,
+                previous_diagnostic.code,
+                previous_diagnostic.severity,
+                previous_diagnostic.message,
+                previous_diagnostic.span.merge(span),
+                (merged,),
+                previous_diagnostic.related,
             )
         else:
             self._brace_diagnostic = len(self.diagnostics)

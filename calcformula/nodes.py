@@ -301,8 +301,11 @@ def dump(root: Node) -> str:
         elif isinstance(node, Missing):
             out.append("?")
         elif isinstance(node, Property):
-            out.append(node.name if node.kind is PropertyKind.NUMBER
-                       else f"({node.kind.value} {node.name})")
+            out.append(
+                node.name
+                if node.kind is PropertyKind.NUMBER
+                else f"({node.kind.value} {node.name})"
+            )
         else:
             if isinstance(node, Call):
                 head, children = f"call {node.name}", list(node.args)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -33,13 +34,43 @@ MAX_RECOVERIES = 500  # after this many errors the parser gives up on the rest o
 MAX_DEPTH = 200  # nesting levels the checker, evaluator and formatter are asked to walk
 
 OPERATORS = frozenset(
-    {"PLUS", "MINUS", "STAR", "SLASH", "LT", "GT", "LE", "GE", "EQ", "EQUALS", "NE",
-     "AND", "OR", "XOR"}
+    {
+        "PLUS",
+        "MINUS",
+        "STAR",
+        "SLASH",
+        "LT",
+        "GT",
+        "LE",
+        "GE",
+        "EQ",
+        "EQUALS",
+        "NE",
+        "AND",
+        "OR",
+        "XOR",
+    }
 )
 COMPARISONS = frozenset({"LT", "GT", "LE", "GE", "EQ", "EQUALS", "NE"})
 VALUE_STARTS = frozenset(
-    {"NUMBER", "STRING", "TRUE", "FALSE", "E", "NOW", "TARGET", "NAME", "STRING_WRAPPER",
-     "BOOL_WRAPPER", "TIMESTAMP_WRAPPER", "LPAR", "IF", "MINUS", "NOT", "MISSING"}
+    {
+        "NUMBER",
+        "STRING",
+        "TRUE",
+        "FALSE",
+        "E",
+        "NOW",
+        "TARGET",
+        "NAME",
+        "STRING_WRAPPER",
+        "BOOL_WRAPPER",
+        "TIMESTAMP_WRAPPER",
+        "LPAR",
+        "IF",
+        "MINUS",
+        "NOT",
+        "MISSING",
+    }
 )
 VALUE_ENDS = frozenset(
     {"NUMBER", "STRING", "TRUE", "FALSE", "E", "NOW", "TARGET", "NAME", "RPAR", "ENDIF"}
@@ -47,11 +78,22 @@ VALUE_ENDS = frozenset(
 WRAPPERS = frozenset({"STRING_WRAPPER", "BOOL_WRAPPER", "TIMESTAMP_WRAPPER"})
 # Tried in order; the first that lets the offending token fit is inserted.
 _REPAIRS: tuple[tuple[str, ...], ...] = (
-    ("MISSING",), ("RPAR",), ("THEN",), ("THEN", "MISSING"), ("MISSING", "RPAR"), ("NAME",),
+    ("MISSING",),
+    ("RPAR",),
+    ("THEN",),
+    ("THEN", "MISSING"),
+    ("MISSING", "RPAR"),
+    ("NAME",),
 )
 _WORDS = {
-    "THEN": "`then`", "ELSE": "`else`", "ELSEIF": "`elseif`", "ENDIF": "`endif`",
-    "RPAR": "`)`", "LPAR": "`(`", "COMMA": "`,`", "$END": "the end of the formula",
+    "THEN": "`then`",
+    "ELSE": "`else`",
+    "ELSEIF": "`elseif`",
+    "ENDIF": "`endif`",
+    "RPAR": "`)`",
+    "LPAR": "`(`",
+    "COMMA": "`,`",
+    "$END": "the end of the formula",
 }
 
 
@@ -156,6 +198,9 @@ class _Parse:
         # Where the lexer already reported something: a parse error right after one of these
         # is its consequence, not a new mistake.
         self.lexical_starts = sorted(d.span.start for d in lexical)
+        # Ranges already explained by one diagnostic (a UI-editor `if` we could not rewrite):
+        # parse errors inside them are not reported again.
+        self.explained: list[Span] = []
         self.index = LineIndex(text)
         self.diagnostics: list[Diagnostic] = []
         self.error_count = 0
@@ -182,28 +227,55 @@ class _Parse:
             elif kind == "NOW" and following is not None and following.type == "LPAR":
                 after = tokens[i + 2] if i + 2 < n else None
                 if after is not None and after.type == "RPAR":
-                    span = Span(following.span.start, after.span.end, following.span.line,
-                                following.span.column, after.span.end_line, after.span.end_column)
-                    self.diagnostics.append(codes.NOW_WITH_PARENTHESES.at(
-                        span, fixes=(Fix("Remove `()`", (TextEdit(span, ""),)),)))
+                    span = Span(
+                        following.span.start,
+                        after.span.end,
+                        following.span.line,
+                        following.span.column,
+                        after.span.end_line,
+                        after.span.end_column,
+                    )
+                    self.diagnostics.append(
+                        codes.NOW_WITH_PARENTHESES.at(
+                            span, fixes=(Fix("Remove `()`", (TextEdit(span, ""),)),)
+                        )
+                    )
                     out.append(token)
                     i += 3
                     continue
-            elif kind == "EQ" and following is not None and following.type == "EQ" \
-                    and following.span.start == token.span.end:
+            elif (
+                kind == "EQ"
+                and following is not None
+                and following.type == "EQ"
+                and following.span.start == token.span.end
+            ):
                 span = token.span.merge(following.span)
-                self.diagnostics.append(codes.UI_OPERATOR.at(
-                    span, found="==", replacement="`=` (or `equals`)",
-                    fixes=(Fix("Replace `==` with `=`", (TextEdit(span, "="),)),)))
+                self.diagnostics.append(
+                    codes.UI_OPERATOR.at(
+                        span,
+                        found="==",
+                        replacement="`=` (or `equals`)",
+                        fixes=(Fix("Replace `==` with `=`", (TextEdit(span, "="),)),),
+                    )
+                )
                 out.append(Token("EQ", "==", span, True))
                 i += 2
                 continue
-            elif kind == "LT" and following is not None and following.type == "GT" \
-                    and following.span.start == token.span.end:
+            elif (
+                kind == "LT"
+                and following is not None
+                and following.type == "GT"
+                and following.span.start == token.span.end
+            ):
                 span = token.span.merge(following.span)
-                self.diagnostics.append(codes.UI_OPERATOR.at(
-                    span, found="<>", replacement="`!=`",
-                    fixes=(Fix("Replace `<>` with `!=`", (TextEdit(span, "!="),)),)))
+                self.diagnostics.append(
+                    codes.UI_OPERATOR.at(
+                        span,
+                        found="<>",
+                        replacement="`!=`",
+                        fixes=(Fix("Replace `<>` with `!=`", (TextEdit(span, "!="),)),),
+                    )
+                )
                 out.append(Token("NE", "<>", span, True))
                 i += 2
                 continue
@@ -212,30 +284,46 @@ class _Parse:
         self.tokens = out
 
     def _check_name(
-        self, token: Token, previous: Token | None, following: Token | None,
+        self,
+        token: Token,
+        previous: Token | None,
+        following: Token | None,
         keywords: dict[str, str],
     ) -> Token:
         name = token.value.lower()
         if following is not None and following.type == "LPAR":
             if lookup(name) is None:
                 guess = suggest(name)
+                fixes: tuple[Fix, ...] = ()
                 if guess == "NOW":
-                    text, fixes = " (did you mean `NOW`?)", ()
+                    text = " (did you mean `NOW`?)"
                 elif guess:
                     text = f" (did you mean `{guess}`?)"
                     fixes = (Fix(f"Replace with `{guess}`", (TextEdit(token.span, guess),)),)
                 else:
-                    text, fixes = "", ()
+                    text = ""
                 self.diagnostics.append(
-                    codes.UNKNOWN_FUNCTION.at(token.span, name=token.value, suggestion=text,
-                                              fixes=fixes))
+                    codes.UNKNOWN_FUNCTION.at(
+                        token.span, name=token.value, suggestion=text, fixes=fixes
+                    )
+                )
             return token
         keyword = _KEYWORD_TYPOS.get(name)
-        if (keyword is not None and previous is not None and previous.type in VALUE_ENDS
-                and following is not None and following.type in VALUE_STARTS - {"MINUS"}):
-            self.diagnostics.append(codes.KEYWORD_TYPO.at(
-                token.span, found=token.value, keyword=keyword,
-                fixes=(Fix(f"Replace with `{keyword}`", (TextEdit(token.span, keyword),)),)))
+        if (
+            keyword is not None
+            and previous is not None
+            and previous.type in VALUE_ENDS
+            and following is not None
+            and following.type in VALUE_STARTS - {"MINUS"}
+        ):
+            self.diagnostics.append(
+                codes.KEYWORD_TYPO.at(
+                    token.span,
+                    found=token.value,
+                    keyword=keyword,
+                    fixes=(Fix(f"Replace with `{keyword}`", (TextEdit(token.span, keyword),)),),
+                )
+            )
             return Token(keywords[keyword], token.value, token.span, True)
         if lookup(name) is not None:
             self.diagnostics.append(codes.FUNCTION_AS_PROPERTY.at(token.span, name=token.value))
@@ -270,13 +358,15 @@ class _Parse:
             parts = [self.text[a:b].strip() for a, b in zip(starts, stops, strict=True)]
             if all(parts):
                 rewritten = f"if {parts[0]} then {parts[1]} " + (
-                    f"else {parts[2]}" if len(parts) == 3 else "endif")
+                    f"else {parts[2]}" if len(parts) == 3 else "endif"
+                )
                 whole = span.start == 0 and span.end == len(self.text.rstrip())
                 if not whole:
                     rewritten = f"({rewritten})"
                 fixes = (Fix("Rewrite as `if … then … else …`", (TextEdit(span, rewritten),)),)
         self.diagnostics.append(codes.FUNCTION_FORM_IF.at(span, fixes=fixes))
         if close == -1 or len(commas) > 2:
+            self.explained.append(span)
             return False
         # Rewrite the tokens so that parsing continues with the intended structure.
         rewritten_tokens = {commas[0]: Token("THEN", ",", tokens[commas[0]].span, True)}
@@ -296,7 +386,7 @@ class _Parse:
         tables = _tables()
         conf = tables.conf
         state: ParserState[Any] = ParserState(conf, cast(Any, None))
-        feed = state.feed_token
+        feed = cast(Callable[..., Any], state.feed_token)
         tokens = self.tokens
         count = len(tokens)
         end_offset = len(self.text)
@@ -328,7 +418,11 @@ class _Parse:
                 return Missing(self.index.span(0, end_offset))
             previous = tokens[position - 1] if 0 < position <= count else None
             expected = {t for t in tables.terminals if _fits(conf, state.state_stack, (t,))}
-            if shifted_since_error and not self._after_lexical_error(previous, token):
+            if (
+                shifted_since_error
+                and not self._after_lexical_error(previous, token)
+                and not any(r.start <= token.span.start < r.end for r in self.explained)
+            ):
                 self._report(token, previous, expected, state, parens)
             shifted_since_error = False
             if token.type == "$END":
@@ -336,8 +430,9 @@ class _Parse:
             for repair in _REPAIRS:
                 if _fits(conf, state.state_stack, (*repair, token.type)):
                     for kind in repair:
-                        synthetic = Token(kind, ")" if kind == "RPAR" else "", self._point(token),
-                                          True)
+                        synthetic = Token(
+                            kind, ")" if kind == "RPAR" else "", self._point(token), True
+                        )
                         feed(synthetic)
                         if kind == "RPAR" and parens:
                             parens.pop()
@@ -359,18 +454,24 @@ class _Parse:
         conf = state.parse_conf
         for _ in range(4 * len(state.state_stack) + 8):
             if _fits(conf, state.state_stack, ("$END",)):
-                return cast(Node, state.feed_token(end, True))
+                return cast(Node, cast(Any, state).feed_token(end, True))
             for kind in ("MISSING", "RPAR", "THEN", "NAME", "ENDIF"):
                 if _fits(conf, state.state_stack, (kind,)):
-                    state.feed_token(Token(kind, ")" if kind == "RPAR" else "", end.span, True))
+                    cast(Any, state).feed_token(
+                        Token(kind, ")" if kind == "RPAR" else "", end.span, True)
+                    )
                     break
             else:
                 break
         return Missing(self.index.span(0, len(self.text)))  # pragma: no cover - defensive
 
     def _report(
-        self, token: Token, previous: Token | None, expected: set[str],
-        state: ParserState[Any], parens: list[Token],
+        self,
+        token: Token,
+        previous: Token | None,
+        expected: set[str],
+        state: ParserState[Any],
+        parens: list[Token],
     ) -> None:
         if self.shown >= MAX_SHOWN:
             if self.suppressed_first is None:
@@ -381,19 +482,27 @@ class _Parse:
         self.diagnostics.append(self._diagnose(token, previous, expected, state, parens))
 
     def _diagnose(
-        self, token: Token, previous: Token | None, expected: set[str],
-        state: ParserState[Any], parens: list[Token],
+        self,
+        token: Token,
+        previous: Token | None,
+        expected: set[str],
+        state: ParserState[Any],
+        parens: list[Token],
     ) -> Diagnostic:
         kind = token.type
         found = _describe_token(token)
-        if kind == "ENDIF" and any(t.type == "ELSE" for t in self.tokens if t.span.end <= token.span.start):
+        if kind == "ENDIF" and any(
+            t.type == "ELSE" for t in self.tokens if t.span.end <= token.span.start
+        ):
             start = previous.span.end if previous is not None else token.span.start
             removal = self.index.span(start, token.span.end)
             return codes.ELSE_WITH_ENDIF.at(
-                token.span, fixes=(Fix("Remove `endif`", (TextEdit(removal, ""),)),))
+                token.span, fixes=(Fix("Remove `endif`", (TextEdit(removal, ""),)),)
+            )
         if kind == "RPAR" and not parens:
             return codes.UNMATCHED_PARENTHESIS.at(
-                token.span, fixes=(Fix("Remove this `)`", (TextEdit(token.span, ""),)),))
+                token.span, fixes=(Fix("Remove this `)`", (TextEdit(token.span, ""),)),)
+            )
         if kind in COMPARISONS and state.value_stack:
             top = state.value_stack[-1]
             if isinstance(top, Binary) and top.op.is_comparison and top.parens == 0:
@@ -401,8 +510,9 @@ class _Parse:
         if previous is not None and previous.type == "LPAR" and expected == {"NAME"}:
             before = self._token_before(previous)
             if before is not None and before.type in WRAPPERS:
-                return codes.WRAPPER_NEEDS_NAME.at(token.span, wrapper=before.value.lower(),
-                                                   found=found)
+                return codes.WRAPPER_NEEDS_NAME.at(
+                    token.span, wrapper=before.value.lower(), found=found
+                )
         if kind == "$END" and "RPAR" in expected and parens and not expected & VALUE_STARTS:
             opening = parens[-1]
             return codes.UNCLOSED_PARENTHESIS.at(
@@ -417,8 +527,11 @@ class _Parse:
         if kind == "$END" and parens:
             related = (*related, *(Related(p.span, "this `(` is not closed") for p in parens[-3:]))
         return codes.UNEXPECTED_TOKEN.at(
-            token.span, expected=_describe_expected(expected, previous), found=found,
-            related=related)
+            token.span,
+            expected=_describe_expected(expected, previous),
+            found=found,
+            related=related,
+        )
 
     def _token_before(self, token: Token) -> Token | None:
         for i, candidate in enumerate(self.tokens):
@@ -438,8 +551,9 @@ class _Parse:
         return pending[-1] if pending else None
 
     def _give_up(self, token: Token) -> None:
-        self.diagnostics.append(codes.TOO_MANY_ERRORS.at(
-            token.span, count=f"{self.error_count - self.shown}+"))
+        self.diagnostics.append(
+            codes.TOO_MANY_ERRORS.at(token.span, count=f"{self.error_count - self.shown}+")
+        )
 
     def finish_notes(self) -> None:
         hidden = getattr(self, "error_count_hidden", 0)
@@ -449,8 +563,15 @@ class _Parse:
 
 def _typos() -> dict[str, str]:
     """Misspellings one edit away from the keywords that join or separate values."""
-    table: dict[str, str] = {"elsif": "elseif", "elif": "elseif", "else_if": "elseif",
-                             "end_if": "endif", "endi": "endif", "an": "and", "nd": "and"}
+    table: dict[str, str] = {
+        "elsif": "elseif",
+        "elif": "elseif",
+        "else_if": "elseif",
+        "end_if": "endif",
+        "endi": "endif",
+        "an": "and",
+        "nd": "and",
+    }
     letters = "abcdefghijklmnopqrstuvwxyz_"
     reserved = set(keyword_types())
     for keyword in ("and", "xor", "then", "else", "elseif", "endif", "equals"):
@@ -484,8 +605,9 @@ def decode(data: bytes) -> tuple[str, list[Diagnostic]]:
         prefix = data[: error.start].decode("utf-8", errors="replace")
         index = LineIndex(text)
         span = index.span(len(prefix), len(prefix) + 1)
-        return text, [codes.INVALID_UTF8.at(span, byte=f"0x{data[error.start]:02X}",
-                                            offset=error.start)]
+        return text, [
+            codes.INVALID_UTF8.at(span, byte=f"0x{data[error.start]:02X}", offset=error.start)
+        ]
 
 
 def parse(text: str | bytes) -> ParseResult:

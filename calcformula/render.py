@@ -34,26 +34,43 @@ def render_text(
     for diagnostic in diagnostics:
         span = diagnostic.span
         severity = diagnostic.severity.value
-        head = f"{path}:{span.line}:{span.column}: {severity}[{diagnostic.code}]: {diagnostic.message}"
+        head = (
+            f"{path}:{span.line}:{span.column}: {severity}[{diagnostic.code}]: {diagnostic.message}"
+        )
         if colour:
-            head = (f"{_BOLD}{path}:{span.line}:{span.column}:{_RESET} "
-                    f"{_COLOURS[diagnostic.severity]}{severity}[{diagnostic.code}]{_RESET}: "
-                    f"{diagnostic.message}")
+            head = (
+                f"{_BOLD}{path}:{span.line}:{span.column}:{_RESET} "
+                f"{_COLOURS[diagnostic.severity]}{severity}[{diagnostic.code}]{_RESET}: "
+                f"{diagnostic.message}"
+            )
         lines = [head]
         if span.line <= index.line_count:
             source, _ = _expand_tabs(index.line_text(span.line), span.column)
             gutter = str(span.line)
-            width = (span.end_column - span.column) if span.end_line == span.line else (
-                len(source) - span.column + 1)
+            width = (
+                (span.end_column - span.column)
+                if span.end_line == span.line
+                else (len(source) - span.column + 1)
+            )
             width = max(1, width)
             marker = " " * (span.column - 1) + "^" + "~" * (width - 1)
-            shown = "".join(c if c.isprintable() else "\uFFFD" for c in source)
+            shown = "".join(c if c.isprintable() else "\ufffd" for c in source)
             lines.append(f" {gutter} | {shown}")
-            underline = marker if not colour else (
-                " " * (span.column - 1) + _COLOURS[diagnostic.severity] + marker.strip() + _RESET)
+            underline = (
+                marker
+                if not colour
+                else (
+                    " " * (span.column - 1)
+                    + _COLOURS[diagnostic.severity]
+                    + marker.strip()
+                    + _RESET
+                )
+            )
             lines.append(f" {' ' * len(gutter)} | {underline}")
         for related in diagnostic.related:
-            lines.append(f"  note: {path}:{related.span.line}:{related.span.column}: {related.message}")
+            lines.append(
+                f"  note: {path}:{related.span.line}:{related.span.column}: {related.message}"
+            )
         for fix in diagnostic.fixes:
             lines.append(f"  fix: {fix.title}")
         blocks.append("\n".join(lines))
@@ -74,10 +91,16 @@ def diagnostic_record(diagnostic: Diagnostic, path: str | None = None) -> dict[s
                 "title": fix.title,
                 "edits": [
                     {
-                        "start": {"line": e.span.line, "column": e.span.column,
-                                  "offset": e.span.start},
-                        "end": {"line": e.span.end_line, "column": e.span.end_column,
-                                "offset": e.span.end},
+                        "start": {
+                            "line": e.span.line,
+                            "column": e.span.column,
+                            "offset": e.span.start,
+                        },
+                        "end": {
+                            "line": e.span.end_line,
+                            "column": e.span.end_column,
+                            "offset": e.span.end,
+                        },
                         "new_text": e.new_text,
                     }
                     for e in fix.edits
@@ -86,8 +109,11 @@ def diagnostic_record(diagnostic: Diagnostic, path: str | None = None) -> dict[s
             for fix in diagnostic.fixes
         ],
         "related": [
-            {"message": r.message, "start": {"line": r.span.line, "column": r.span.column},
-             "end": {"line": r.span.end_line, "column": r.span.end_column}}
+            {
+                "message": r.message,
+                "start": {"line": r.span.line, "column": r.span.column},
+                "end": {"line": r.span.end_line, "column": r.span.end_column},
+            }
             for r in diagnostic.related
         ],
     }
@@ -99,5 +125,6 @@ def diagnostic_record(diagnostic: Diagnostic, path: str | None = None) -> dict[s
 
 
 def render_json(diagnostics: Sequence[Diagnostic], path: str | None = None) -> str:
-    return json.dumps([diagnostic_record(d, path) for d in diagnostics], indent=2,
-                      ensure_ascii=False)
+    return json.dumps(
+        [diagnostic_record(d, path) for d in diagnostics], indent=2, ensure_ascii=False
+    )

@@ -12,10 +12,12 @@ from decimal import Decimal
 
 from calcformula.functions.registry import Value
 
-# Decision E5: 34 significant digits, half-even (IEEE 754 decimal128, Java's MathContext.DECIMAL128).
+# Decision E5: 34 significant digits, half-even (decimal128, Java's MathContext.DECIMAL128).
 DIVISION_CONTEXT = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
 # Exact arithmetic for + - *: enough digits that no realistic value is ever rounded.
-EXACT_CONTEXT = decimal.Context(prec=1000, rounding=decimal.ROUND_HALF_EVEN, Emax=999999, Emin=-999999)
+EXACT_CONTEXT = decimal.Context(
+    prec=1000, rounding=decimal.ROUND_HALF_EVEN, Emax=999999, Emin=-999999
+)
 
 
 class EvaluationProblem(Exception):

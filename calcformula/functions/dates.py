@@ -17,18 +17,30 @@ def _time_between(args: Sequence[Value], context: EvalContext) -> Value:
     return end - start
 
 
-define(Function(
-    "time_between", "dates", (Param("start", N, "a date or datetime"), Param("end", N)), N,
-    "Milliseconds from `start` to `end` (negative when `end` is earlier).",
-    Evidence.USED_BY_HUBSPOT,
-    examples=(Example("time_between(createdate, closedate)", "86400000",
-                      (("createdate", "2024-01-01"), ("closedate", "2024-01-02"))),
-              Example("time_between(createdate, closedate) / 86400000", "1.5",
-                      (("createdate", "2024-01-01T00:00:00Z"),
-                       ("closedate", "2024-01-02T12:00:00Z")))),
-    implementation=_time_between,
-    notes="`end - start` in milliseconds (decision E7); HubSpot guards negatives itself.",
-))
+define(
+    Function(
+        "time_between",
+        "dates",
+        (Param("start", N, "a date or datetime"), Param("end", N)),
+        N,
+        "Milliseconds from `start` to `end` (negative when `end` is earlier).",
+        Evidence.USED_BY_HUBSPOT,
+        examples=(
+            Example(
+                "time_between(createdate, closedate)",
+                "86400000",
+                (("createdate", "2024-01-01"), ("closedate", "2024-01-02")),
+            ),
+            Example(
+                "time_between(createdate, closedate) / 86400000",
+                "1.5",
+                (("createdate", "2024-01-01T00:00:00Z"), ("closedate", "2024-01-02T12:00:00Z")),
+            ),
+        ),
+        implementation=_time_between,
+        notes="`end - start` in milliseconds (decision E7); HubSpot guards negatives itself.",
+    )
+)
 
 _UNKNOWN = "Known to HubSpot's parser; its arguments and meaning are not documented."
 for _name, _result in (

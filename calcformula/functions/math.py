@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from calcformula.evaluator.context import EvalContext
 from calcformula.functions.registry import (
-    Blanks,
     Evidence,
     Example,
     Function,
@@ -50,32 +49,57 @@ ROUND_NOTE = (
     "hundreds, ..."
 )
 
-define(Function(
-    "round_down", "math",
-    (Param("value", N), Param("decimals", N, "places after the point; 0 for whole numbers")),
-    N, "Rounds toward negative infinity to the given number of decimals.",
-    Evidence.USED_BY_HUBSPOT,
-    examples=(Example("round_down(2.567, 2)", "2.56"), Example("round_down(-2.5, 0)", "-3"),
-              Example("round_down((closedate - createdate) / 86400000, 0)", "3",
-                      (("closedate", "2024-01-04T12:00:00Z"), ("createdate", "2024-01-01"))),),
-    implementation=_rounder(decimal.ROUND_FLOOR),  # type: ignore[arg-type]
-    notes=ROUND_NOTE,
-))
-define(Function(
-    "round_up", "math", (Param("value", N), Param("decimals", N)), N,
-    "Rounds toward positive infinity to the given number of decimals.", Evidence.INFERRED,
-    examples=(Example("round_up(2.561, 2)", "2.57"), Example("round_up(-2.5, 0)", "-2")),
-    implementation=_rounder(decimal.ROUND_CEILING),  # type: ignore[arg-type]
-    notes=ROUND_NOTE,
-))
-define(Function(
-    "round_nearest", "math", (Param("value", N), Param("decimals", N)), N,
-    "Rounds to the nearest value with the given number of decimals; halves round away from zero.",
-    Evidence.INFERRED,
-    examples=(Example("round_nearest(2.345, 2)", "2.35"), Example("round_nearest(-2.5, 0)", "-3")),
-    implementation=_rounder(decimal.ROUND_HALF_UP),  # type: ignore[arg-type]
-    notes=ROUND_NOTE,
-))
+define(
+    Function(
+        "round_down",
+        "math",
+        (Param("value", N), Param("decimals", N, "places after the point; 0 for whole numbers")),
+        N,
+        "Rounds toward negative infinity to the given number of decimals.",
+        Evidence.USED_BY_HUBSPOT,
+        examples=(
+            Example("round_down(2.567, 2)", "2.56"),
+            Example("round_down(-2.5, 0)", "-3"),
+            Example(
+                "round_down((closedate - createdate) / 86400000, 0)",
+                "3",
+                (("closedate", "2024-01-04T12:00:00Z"), ("createdate", "2024-01-01")),
+            ),
+        ),
+        implementation=_rounder(decimal.ROUND_FLOOR),  # type: ignore[arg-type]
+        notes=ROUND_NOTE,
+    )
+)
+define(
+    Function(
+        "round_up",
+        "math",
+        (Param("value", N), Param("decimals", N)),
+        N,
+        "Rounds toward positive infinity to the given number of decimals.",
+        Evidence.INFERRED,
+        examples=(Example("round_up(2.561, 2)", "2.57"), Example("round_up(-2.5, 0)", "-2")),
+        implementation=_rounder(decimal.ROUND_CEILING),  # type: ignore[arg-type]
+        notes=ROUND_NOTE,
+    )
+)
+define(
+    Function(
+        "round_nearest",
+        "math",
+        (Param("value", N), Param("decimals", N)),
+        N,
+        "Rounds to the nearest value with the given number of decimals; halves round away "
+        "from zero.",
+        Evidence.INFERRED,
+        examples=(
+            Example("round_nearest(2.345, 2)", "2.35"),
+            Example("round_nearest(-2.5, 0)", "-3"),
+        ),
+        implementation=_rounder(decimal.ROUND_HALF_UP),  # type: ignore[arg-type]
+        notes=ROUND_NOTE,
+    )
+)
 
 
 def _max(args: Sequence[Value], context: EvalContext) -> Value:
@@ -86,21 +110,43 @@ def _min(args: Sequence[Value], context: EvalContext) -> Value:
     return min(_number(a) for a in args)
 
 
-define(Function(
-    "max", "math", (Param("a", N), Param("b", N)), N,
-    "The largest of 2 to 100 numbers (dates compare as epoch milliseconds).", Evidence.DOCUMENTED,
-    variadic=True, max_args=100,
-    examples=(Example("max(a, b, c, 100)", "250", (("a", "3"), ("b", "250"), ("c", "-1"))),
-              Example("max(1, 2)", "2"), Example("max(1, a)", "(blank)", (("a", ""),))),
-    implementation=_max, notes="A blank argument blanks the result (decision E2, assumed).",
-))
-define(Function(
-    "min", "math", (Param("a", N), Param("b", N)), N,
-    "The smallest of 2 to 100 numbers.", Evidence.DOCUMENTED, variadic=True, max_args=100,
-    examples=(Example("min(a, b, c, 100)", "-1", (("a", "3"), ("b", "250"), ("c", "-1"))),
-              Example("min(4, 2.5)", "2.5")),
-    implementation=_min, notes="A blank argument blanks the result (decision E2, assumed).",
-))
+define(
+    Function(
+        "max",
+        "math",
+        (Param("a", N), Param("b", N)),
+        N,
+        "The largest of 2 to 100 numbers (dates compare as epoch milliseconds).",
+        Evidence.DOCUMENTED,
+        variadic=True,
+        max_args=100,
+        examples=(
+            Example("max(a, b, c, 100)", "250", (("a", "3"), ("b", "250"), ("c", "-1"))),
+            Example("max(1, 2)", "2"),
+            Example("max(1, a)", "(blank)", (("a", ""),)),
+        ),
+        implementation=_max,
+        notes="A blank argument blanks the result (decision E2, assumed).",
+    )
+)
+define(
+    Function(
+        "min",
+        "math",
+        (Param("a", N), Param("b", N)),
+        N,
+        "The smallest of 2 to 100 numbers.",
+        Evidence.DOCUMENTED,
+        variadic=True,
+        max_args=100,
+        examples=(
+            Example("min(a, b, c, 100)", "-1", (("a", "3"), ("b", "250"), ("c", "-1"))),
+            Example("min(4, 2.5)", "2.5"),
+        ),
+        implementation=_min,
+        notes="A blank argument blanks the result (decision E2, assumed).",
+    )
+)
 
 
 def _abs(args: Sequence[Value], context: EvalContext) -> Value:
@@ -128,25 +174,52 @@ def _power(args: Sequence[Value], context: EvalContext) -> Value:
         raise EvaluationProblem(f"power({base}, {exponent}) is out of range") from None
 
 
-define(Function(
-    "abs", "math", (Param("value", N),), N, "The absolute value.", Evidence.INFERRED,
-    examples=(Example("abs(-3.5)", "3.5"),), implementation=_abs,
-))
-define(Function(
-    "sqrt", "math", (Param("value", N),), N,
-    "The square root, to 34 significant digits; negative numbers give blank.", Evidence.INFERRED,
-    examples=(Example("sqrt(16)", "4"), Example("sqrt(-1)", "(blank)")), implementation=_sqrt,
-    notes="Precision and the blank for negatives are assumed.",
-))
-define(Function(
-    "power", "math", (Param("base", N), Param("exponent", N)), N,
-    "`base` raised to `exponent`; exact for whole exponents, 34 significant digits otherwise.",
-    Evidence.INFERRED,
-    examples=(Example("power(2, 10)", "1024"), Example("power(9, 0.5)", "3")),
-    implementation=_power, notes="Two arguments (base, exponent) are inferred from the AST node.",
-))
-define(Function(
-    "is_multiple_of", "math", (), B,
-    "Appears to belong to property validation rules; its meaning is unknown.", Evidence.UNKNOWN,
-    known_signature=False,
-))
+define(
+    Function(
+        "abs",
+        "math",
+        (Param("value", N),),
+        N,
+        "The absolute value.",
+        Evidence.INFERRED,
+        examples=(Example("abs(-3.5)", "3.5"),),
+        implementation=_abs,
+    )
+)
+define(
+    Function(
+        "sqrt",
+        "math",
+        (Param("value", N),),
+        N,
+        "The square root, to 34 significant digits; negative numbers give blank.",
+        Evidence.INFERRED,
+        examples=(Example("sqrt(16)", "4"), Example("sqrt(-1)", "(blank)")),
+        implementation=_sqrt,
+        notes="Precision and the blank for negatives are assumed.",
+    )
+)
+define(
+    Function(
+        "power",
+        "math",
+        (Param("base", N), Param("exponent", N)),
+        N,
+        "`base` raised to `exponent`; exact for whole exponents, 34 significant digits otherwise.",
+        Evidence.INFERRED,
+        examples=(Example("power(2, 10)", "1024"), Example("power(9, 0.5)", "3")),
+        implementation=_power,
+        notes="Two arguments (base, exponent) are inferred from the AST node.",
+    )
+)
+define(
+    Function(
+        "is_multiple_of",
+        "math",
+        (),
+        B,
+        "Appears to belong to property validation rules; its meaning is unknown.",
+        Evidence.UNKNOWN,
+        known_signature=False,
+    )
+)

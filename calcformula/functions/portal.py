@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from calcformula.evaluator.context import EvalContext, PortalContext
+from calcformula.evaluator.context import EvalContext, PortalContext, Stage
 from calcformula.functions.registry import Evidence, Example, Function, Param, Type, Value, define
 from calcformula.values import EvaluationProblem
 
@@ -21,7 +21,7 @@ def _portal(context: EvalContext, what: str) -> PortalContext:
     return context.portal
 
 
-def _stage(args: Sequence[Value], context: EvalContext) -> object:
+def _stage(args: Sequence[Value], context: EvalContext) -> Stage:
     stage_id = args[0]
     assert isinstance(stage_id, str)
     stage = _portal(context, "pipelines").stages.get(stage_id)
@@ -33,14 +33,11 @@ def _stage(args: Sequence[Value], context: EvalContext) -> object:
 
 
 def _pipeline_probability(args: Sequence[Value], context: EvalContext) -> Value:
-    probability = _stage(args, context).probability  # type: ignore[attr-defined]
-    assert probability is None or not isinstance(probability, bool)
-    return probability  # type: ignore[no-any-return]
+    return _stage(args, context).probability
 
 
 def _is_stage_closed(args: Sequence[Value], context: EvalContext) -> Value:
-    closed = _stage(args, context).closed  # type: ignore[attr-defined]
-    return closed  # type: ignore[no-any-return]
+    return _stage(args, context).closed
 
 
 def _home_currency(args: Sequence[Value], context: EvalContext) -> Value:
@@ -58,42 +55,84 @@ def _multicurrency(args: Sequence[Value], context: EvalContext) -> Value:
     return _portal(context, "currencies").multicurrency
 
 
-define(Function(
-    "pipeline_probability", "portal", (Param("stage", S, "a deal stage id: string(dealstage)"),),
-    N, "The win probability (0 to 1) of a pipeline stage.", Evidence.USED_BY_HUBSPOT,
-    needs_portal="pipelines",
-    examples=(Example("pipeline_probability(string(dealstage))", "0.2",
-                      (("dealstage", "appointmentscheduled"),)),),
-    implementation=_pipeline_probability,
-))
-define(Function(
-    "is_pipeline_stage_closed", "portal", (Param("stage", S),), B,
-    "True when the pipeline stage is a closed stage.", Evidence.INFERRED,
-    needs_portal="pipelines",
-    examples=(Example("is_pipeline_stage_closed(string(dealstage))", "true",
-                      (("dealstage", "closedwon"),)),),
-    implementation=_is_stage_closed,
-))
-define(Function(
-    "fetch_portal_home_currency", "portal", (), S,
-    "The portal's home currency code.", Evidence.INFERRED, needs_portal="currencies",
-    examples=(Example("fetch_portal_home_currency()", "'USD'"),),
-    implementation=_home_currency, notes="Taking no arguments is inferred.",
-))
-define(Function(
-    "is_portal_enabled_currency", "portal", (Param("currency", S),), B,
-    "True when the currency is enabled in the portal.", Evidence.INFERRED,
-    needs_portal="currencies",
-    examples=(Example("is_portal_enabled_currency('EUR')", "true"),),
-    implementation=_enabled_currency, notes="One currency-code argument is inferred.",
-))
-define(Function(
-    "is_portal_multicurrency_enabled", "portal", (), B,
-    "True when the portal uses more than one currency.", Evidence.INFERRED,
-    needs_portal="currencies",
-    examples=(Example("is_portal_multicurrency_enabled()", "true"),),
-    implementation=_multicurrency, notes="Taking no arguments is inferred.",
-))
+define(
+    Function(
+        "pipeline_probability",
+        "portal",
+        (Param("stage", S, "a deal stage id: string(dealstage)"),),
+        N,
+        "The win probability (0 to 1) of a pipeline stage.",
+        Evidence.USED_BY_HUBSPOT,
+        needs_portal="pipelines",
+        examples=(
+            Example(
+                "pipeline_probability(string(dealstage))",
+                "0.2",
+                (("dealstage", "appointmentscheduled"),),
+            ),
+        ),
+        implementation=_pipeline_probability,
+    )
+)
+define(
+    Function(
+        "is_pipeline_stage_closed",
+        "portal",
+        (Param("stage", S),),
+        B,
+        "True when the pipeline stage is a closed stage.",
+        Evidence.INFERRED,
+        needs_portal="pipelines",
+        examples=(
+            Example(
+                "is_pipeline_stage_closed(string(dealstage))", "true", (("dealstage", "closedwon"),)
+            ),
+        ),
+        implementation=_is_stage_closed,
+    )
+)
+define(
+    Function(
+        "fetch_portal_home_currency",
+        "portal",
+        (),
+        S,
+        "The portal's home currency code.",
+        Evidence.INFERRED,
+        needs_portal="currencies",
+        examples=(Example("fetch_portal_home_currency()", "'USD'"),),
+        implementation=_home_currency,
+        notes="Taking no arguments is inferred.",
+    )
+)
+define(
+    Function(
+        "is_portal_enabled_currency",
+        "portal",
+        (Param("currency", S),),
+        B,
+        "True when the currency is enabled in the portal.",
+        Evidence.INFERRED,
+        needs_portal="currencies",
+        examples=(Example("is_portal_enabled_currency('EUR')", "true"),),
+        implementation=_enabled_currency,
+        notes="One currency-code argument is inferred.",
+    )
+)
+define(
+    Function(
+        "is_portal_multicurrency_enabled",
+        "portal",
+        (),
+        B,
+        "True when the portal uses more than one currency.",
+        Evidence.INFERRED,
+        needs_portal="currencies",
+        examples=(Example("is_portal_multicurrency_enabled()", "true"),),
+        implementation=_multicurrency,
+        notes="Taking no arguments is inferred.",
+    )
+)
 
 _UNKNOWN = "Known to HubSpot's parser; its arguments and meaning are not documented."
 for _name, _result, _needs in (
@@ -108,7 +147,15 @@ for _name, _result, _needs in (
     ("extract_most_recent_plain_text_reply", S, "emails"),
     ("is_engagement_type", B, "engagements"),
 ):
-    define(Function(
-        _name, "portal", (), _result, _UNKNOWN, Evidence.UNKNOWN,
-        known_signature=False, needs_portal=_needs,
-    ))
+    define(
+        Function(
+            _name,
+            "portal",
+            (),
+            _result,
+            _UNKNOWN,
+            Evidence.UNKNOWN,
+            known_signature=False,
+            needs_portal=_needs,
+        )
+    )

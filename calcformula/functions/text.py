@@ -51,37 +51,72 @@ def _string_to_number(args: Sequence[Value], context: EvalContext) -> Value:
         raise EvaluationProblem(f"{text!r} is not a number", code="CF502") from None
 
 
-define(Function(
-    "number_to_string", "text", (Param("value", N),), S,
-    "The number as text, without exponent or trailing zeros.", Evidence.DOCUMENTED,
-    examples=(Example("'Number of cars: ' + number_to_string(num_cars)", "'Number of cars: 3'",
-                      (("num_cars", "3"),)),
-              Example("number_to_string(2.50)", "'2.5'")),
-    implementation=_number_to_string, notes="The text format is assumed (decision E6).",
-))
-define(Function(
-    "string_to_number", "text", (Param("text", S),), N,
-    "The number written in the text; text that is not a number gives blank.", Evidence.DOCUMENTED,
-    examples=(Example("string_to_number('42.5') + 1", "43.5"),
-              Example("string_to_number('n/a')", "(blank)"),
-              Example("string_to_number(timestamp(dealstage))", "1704067200000",
-                      (("dealstage", "1704067200000"),))),
-    implementation=_string_to_number,
-    notes="Non-numeric text giving blank is assumed; HubSpot does not document it.",
-))
+define(
+    Function(
+        "number_to_string",
+        "text",
+        (Param("value", N),),
+        S,
+        "The number as text, without exponent or trailing zeros.",
+        Evidence.DOCUMENTED,
+        examples=(
+            Example(
+                "'Number of cars: ' + number_to_string(num_cars)",
+                "'Number of cars: 3'",
+                (("num_cars", "3"),),
+            ),
+            Example("number_to_string(2.50)", "'2.5'"),
+        ),
+        implementation=_number_to_string,
+        notes="The text format is assumed (decision E6).",
+    )
+)
+define(
+    Function(
+        "string_to_number",
+        "text",
+        (Param("text", S),),
+        N,
+        "The number written in the text; text that is not a number gives blank.",
+        Evidence.DOCUMENTED,
+        examples=(
+            Example("string_to_number('42.5') + 1", "43.5"),
+            Example("string_to_number('n/a')", "(blank)"),
+            Example(
+                "string_to_number(timestamp(dealstage))",
+                "1704067200000",
+                (("dealstage", "1704067200000"),),
+            ),
+        ),
+        implementation=_string_to_number,
+        notes="Non-numeric text giving blank is assumed; HubSpot does not document it.",
+    )
+)
 
 
 def _concatenate(args: Sequence[Value], context: EvalContext) -> Value:
     return "".join(_text(a) for a in args)
 
 
-define(Function(
-    "concatenate", "text", (Param("a", S), Param("b", S)), S,
-    "Joins 2 to 100 strings.", Evidence.DOCUMENTED, variadic=True, max_args=100,
-    examples=(Example("concatenate('a', 'b', string(a), string(b))", "'abxy'",
-                      (("a", "x"), ("b", "y"))),),
-    implementation=_concatenate, notes="A blank argument blanks the result (decision E2, assumed).",
-))
+define(
+    Function(
+        "concatenate",
+        "text",
+        (Param("a", S), Param("b", S)),
+        S,
+        "Joins 2 to 100 strings.",
+        Evidence.DOCUMENTED,
+        variadic=True,
+        max_args=100,
+        examples=(
+            Example(
+                "concatenate('a', 'b', string(a), string(b))", "'abxy'", (("a", "x"), ("b", "y"))
+            ),
+        ),
+        implementation=_concatenate,
+        notes="A blank argument blanks the result (decision E2, assumed).",
+    )
+)
 
 
 def _contains(args: Sequence[Value], context: EvalContext) -> Value:
@@ -92,18 +127,34 @@ def _begins_with(args: Sequence[Value], context: EvalContext) -> Value:
     return _text(args[0]).startswith(_text(args[1]))
 
 
-define(Function(
-    "contains", "text", (Param("text", S), Param("part", S)), B,
-    "True when `part` occurs in `text` (case-sensitive).", Evidence.DOCUMENTED,
-    examples=(Example("contains('hello', 'ello')", "true"),
-              Example("contains('ello', 'hello')", "false")),
-    implementation=_contains, notes="Case sensitivity follows decision S1 (string contents keep case).",
-))
-define(Function(
-    "begins_with", "text", (Param("text", S), Param("prefix", S)), B,
-    "True when `text` starts with `prefix` (case-sensitive).", Evidence.INFERRED,
-    examples=(Example("begins_with('+4930', '+')", "true"),), implementation=_begins_with,
-))
+define(
+    Function(
+        "contains",
+        "text",
+        (Param("text", S), Param("part", S)),
+        B,
+        "True when `part` occurs in `text` (case-sensitive).",
+        Evidence.DOCUMENTED,
+        examples=(
+            Example("contains('hello', 'ello')", "true"),
+            Example("contains('ello', 'hello')", "false"),
+        ),
+        implementation=_contains,
+        notes="Case sensitivity follows decision S1 (string contents keep case).",
+    )
+)
+define(
+    Function(
+        "begins_with",
+        "text",
+        (Param("text", S), Param("prefix", S)),
+        B,
+        "True when `text` starts with `prefix` (case-sensitive).",
+        Evidence.INFERRED,
+        examples=(Example("begins_with('+4930', '+')", "true"),),
+        implementation=_begins_with,
+    )
+)
 
 
 def _lower(args: Sequence[Value], context: EvalContext) -> Value:
@@ -118,20 +169,43 @@ def _length(args: Sequence[Value], context: EvalContext) -> Value:
     return Decimal(len(_text(args[0])))
 
 
-define(Function(
-    "to_lower_case", "text", (Param("text", S),), S, "The text in lower case.", Evidence.INFERRED,
-    examples=(Example("to_lower_case('HubSpot')", "'hubspot'"),), implementation=_lower,
-))
-define(Function(
-    "to_upper_case", "text", (Param("text", S),), S, "The text in upper case.", Evidence.INFERRED,
-    examples=(Example("to_upper_case('HubSpot')", "'HUBSPOT'"),), implementation=_upper,
-))
-define(Function(
-    "string_length", "text", (Param("text", S),), N,
-    "The number of characters.", Evidence.INFERRED,
-    examples=(Example("string_length('hello')", "5"),), implementation=_length,
-    notes="Counts Unicode code points (assumed; Java counts UTF-16 units).",
-))
+define(
+    Function(
+        "to_lower_case",
+        "text",
+        (Param("text", S),),
+        S,
+        "The text in lower case.",
+        Evidence.INFERRED,
+        examples=(Example("to_lower_case('HubSpot')", "'hubspot'"),),
+        implementation=_lower,
+    )
+)
+define(
+    Function(
+        "to_upper_case",
+        "text",
+        (Param("text", S),),
+        S,
+        "The text in upper case.",
+        Evidence.INFERRED,
+        examples=(Example("to_upper_case('HubSpot')", "'HUBSPOT'"),),
+        implementation=_upper,
+    )
+)
+define(
+    Function(
+        "string_length",
+        "text",
+        (Param("text", S),),
+        N,
+        "The number of characters.",
+        Evidence.INFERRED,
+        examples=(Example("string_length('hello')", "5"),),
+        implementation=_length,
+        notes="Counts Unicode code points (assumed; Java counts UTF-16 units).",
+    )
+)
 
 
 def _substring(args: Sequence[Value], context: EvalContext) -> Value:
@@ -148,18 +222,28 @@ def _substring(args: Sequence[Value], context: EvalContext) -> Value:
     return text[int(start) : int(end)]
 
 
-define(Function(
-    "substring", "text",
-    (Param("text", S), Param("start", N, "0-based position of the first character"),
-     Param("end", N, "0-based position after the last character", optional=True)),
-    S, "The part of `text` from `start` up to, not including, `end` (or to the end).",
-    Evidence.USED_BY_HUBSPOT,
-    examples=(Example("substring('+4930', 0, 1)", "'+'"), Example("substring('+4930', 1)", "'4930'"),
-              Example("substring('abc', 2, 5)", "(blank)")),
-    implementation=_substring,
-    notes="0-based with an exclusive end (decision E7, assumed, as Java's substring); positions "
-    "outside the text give blank, as Java's would fail.",
-))
+define(
+    Function(
+        "substring",
+        "text",
+        (
+            Param("text", S),
+            Param("start", N, "0-based position of the first character"),
+            Param("end", N, "0-based position after the last character", optional=True),
+        ),
+        S,
+        "The part of `text` from `start` up to, not including, `end` (or to the end).",
+        Evidence.USED_BY_HUBSPOT,
+        examples=(
+            Example("substring('+4930', 0, 1)", "'+'"),
+            Example("substring('+4930', 1)", "'4930'"),
+            Example("substring('abc', 2, 5)", "(blank)"),
+        ),
+        implementation=_substring,
+        notes="0-based with an exclusive end (decision E7, assumed, as Java's substring); "
+        "positions outside the text give blank, as Java's would fail.",
+    )
+)
 
 
 def _regex_matches(args: Sequence[Value], context: EvalContext) -> Value:
@@ -178,27 +262,42 @@ def _regex_matches(args: Sequence[Value], context: EvalContext) -> Value:
     return compiled.fullmatch(text) is not None
 
 
-define(Function(
-    "regex_matches", "text", (Param("text", S), Param("pattern", S)), B,
-    "True when the whole text matches the regular expression.", Evidence.UNKNOWN,
-    examples=(Example("regex_matches('AB-123', '[A-Z]+-[0-9]+')", "true"),
-              Example("regex_matches('xAB-123', '[A-Z]+-[0-9]+')", "false")),
-    implementation=_regex_matches,
-    notes="Assumed (decision E7): whole-string match, Java-like syntax; patterns with nested "
-    "repetition are refused rather than risk running forever.",
-))
+define(
+    Function(
+        "regex_matches",
+        "text",
+        (Param("text", S), Param("pattern", S)),
+        B,
+        "True when the whole text matches the regular expression.",
+        Evidence.UNKNOWN,
+        examples=(
+            Example("regex_matches('AB-123', '[A-Z]+-[0-9]+')", "true"),
+            Example("regex_matches('xAB-123', '[A-Z]+-[0-9]+')", "false"),
+        ),
+        implementation=_regex_matches,
+        notes="Assumed (decision E7): whole-string match, Java-like syntax; patterns with nested "
+        "repetition are refused rather than risk running forever.",
+    )
+)
 
 
 def _set_contains(args: Sequence[Value], context: EvalContext) -> Value:
     return _text(args[1]) in {part.strip() for part in _text(args[0]).split(";")}
 
 
-define(Function(
-    "set_contains_string", "text", (Param("values", S, "a multi-select value"), Param("value", S)),
-    B, "True when the `;`-separated multi-select value includes `value`.", Evidence.INFERRED,
-    examples=(Example("set_contains_string(string(tags), 'b')", "true", (("tags", "a;b;c"),)),),
-    implementation=_set_contains, notes="Multi-select semantics assumed (decision E7).",
-))
+define(
+    Function(
+        "set_contains_string",
+        "text",
+        (Param("values", S, "a multi-select value"), Param("value", S)),
+        B,
+        "True when the `;`-separated multi-select value includes `value`.",
+        Evidence.INFERRED,
+        examples=(Example("set_contains_string(string(tags), 'b')", "true", (("tags", "a;b;c"),)),),
+        implementation=_set_contains,
+        notes="Multi-select semantics assumed (decision E7).",
+    )
+)
 
 
 def _full_name(args: Sequence[Value], context: EvalContext) -> Value:
@@ -206,24 +305,48 @@ def _full_name(args: Sequence[Value], context: EvalContext) -> Value:
     return " ".join(parts) if parts else None
 
 
-define(Function(
-    "format_full_name", "text", (Param("first", S), Param("last", S)), S,
-    "First and last name joined with one space; a blank part is skipped.",
-    Evidence.USED_BY_HUBSPOT, blanks=Blanks.SKIP,
-    examples=(Example("format_full_name(string(firstname), string(lastname))", "'Ada Lovelace'",
-                      (("firstname", "Ada"), ("lastname", "Lovelace"))),
-              Example("format_full_name(string(firstname), string(lastname))", "'Ada'",
-                      (("firstname", "Ada"), ("lastname", "")))),
-    implementation=_full_name,
-    notes="HubSpot's version is probably locale-aware; this joining is assumed (decision E7).",
-))
-define(Function(
-    "format_phone_number", "text", (Param("phone", S),), S,
-    "HubSpot's display format of a phone number; the format is not documented.",
-    Evidence.USED_BY_HUBSPOT,
-))
-define(Function(
-    "format_searchable_phone_number", "text", (Param("phone", S),), S,
-    "HubSpot's searchable form of a phone number; the format is not documented.",
-    Evidence.USED_BY_HUBSPOT,
-))
+define(
+    Function(
+        "format_full_name",
+        "text",
+        (Param("first", S), Param("last", S)),
+        S,
+        "First and last name joined with one space; a blank part is skipped.",
+        Evidence.USED_BY_HUBSPOT,
+        blanks=Blanks.SKIP,
+        examples=(
+            Example(
+                "format_full_name(string(firstname), string(lastname))",
+                "'Ada Lovelace'",
+                (("firstname", "Ada"), ("lastname", "Lovelace")),
+            ),
+            Example(
+                "format_full_name(string(firstname), string(lastname))",
+                "'Ada'",
+                (("firstname", "Ada"), ("lastname", "")),
+            ),
+        ),
+        implementation=_full_name,
+        notes="HubSpot's version is probably locale-aware; this joining is assumed (decision E7).",
+    )
+)
+define(
+    Function(
+        "format_phone_number",
+        "text",
+        (Param("phone", S),),
+        S,
+        "HubSpot's display format of a phone number; the format is not documented.",
+        Evidence.USED_BY_HUBSPOT,
+    )
+)
+define(
+    Function(
+        "format_searchable_phone_number",
+        "text",
+        (Param("phone", S),),
+        S,
+        "HubSpot's searchable form of a phone number; the format is not documented.",
+        Evidence.USED_BY_HUBSPOT,
+    )
+)

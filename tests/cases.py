@@ -1,0 +1,63 @@
+"""Reads conformance case files: plain text where adding a case means adding text.
+
+A file holds cases separated by ``=== <title>`` lines. A case is the formula (every line up to
+the first ``--- <section>`` line, joined with newlines) and sections:
+
+- ``--- tree``: the expected syntax tree as `calcformula.dump` prints it;
+- ``--- diagnostics``: one ``CODE LINE:COL-LINE:COL`` per line, in order (none: ``ok``);
+- ``--- fixed``: the formula after applying the first fix of every diagnostic.
+- ``--- canonical`` / ``--- hubspot``: the formatted text in that style.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONFORMANCE = Path(__file__).parent / "conformance"
+
+
+@dataclass
+class Case:
+    path: Path
+    line: int
+    title: str
+    formula: str
+    sections: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.path.stem}:{self.line}:{self.title}"
+
+
+def _finish(case: Case | None, section: str | None, buffer: list[str]) -> None:
+    if case is None:
+        return
+    body = "\n".join(buffer)
+    if section is None:
+        case.formula = body
+    else:
+        case.sections[section] = body.strip("\n")
+
+
+def load_cases(folder: str) -> list[Case]:
+    cases: list[Case] = []
+    for path in sorted((CONFORMANCE / folder).glob("*.cases")):
+        current: Case | None = None
+        section: str | None = None
+        buffer: list[str] = []
+        for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if raw.startswith("=== "):
+                _finish(current, section, buffer)
+                current = Case(path, number, raw[4:].strip(), "")
+                cases.append(current)
+                section, buffer = None, []
+            elif raw.startswith("--- ") and current is not None:
+                _finish(current, section, buffer)
+                section, buffer = raw[4:].strip(), []
+            elif current is not None:
+                buffer.append(raw)
+            elif raw.strip() and not raw.startswith("#"):
+                raise ValueError(f"{path}:{number}: text before the first === case")
+        _finish(current, section, buffer)
+    return cases
