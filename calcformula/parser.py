@@ -308,7 +308,7 @@ class _Parse:
                     )
                 )
             return token
-        keyword = _KEYWORD_TYPOS.get(name)
+        keyword = _typos().get(name) if previous is not None else None
         if (
             keyword is not None
             and previous is not None
@@ -561,6 +561,7 @@ class _Parse:
             self.diagnostics.append(codes.TOO_MANY_ERRORS.at(self.suppressed_first, count=hidden))
 
 
+@functools.cache
 def _typos() -> dict[str, str]:
     """Misspellings one edit away from the keywords that join or separate values."""
     table: dict[str, str] = {
@@ -590,8 +591,6 @@ def _typos() -> dict[str, str]:
                 table.setdefault(variant, keyword)
     return table
 
-
-_KEYWORD_TYPOS = _typos()
 
 
 def decode(data: bytes) -> tuple[str, list[Diagnostic]]:

@@ -1,7 +1,8 @@
 """Reads conformance case files: plain text where adding a case means adding text.
 
 A file holds cases separated by ``=== <title>`` lines. A case is the formula (every line up to
-the first ``--- <section>`` line, joined with newlines) and sections:
+the first ``--- <section>`` line, joined with newlines) and sections (``#`` lines inside
+sections are comments):
 
 - ``--- tree``: the expected syntax tree as `calcformula.dump` prints it;
 - ``--- diagnostics``: one ``CODE LINE:COL-LINE:COL`` per line, in order (none: ``ok``);
@@ -55,6 +56,8 @@ def load_cases(folder: str) -> list[Case]:
             elif raw.startswith("--- ") and current is not None:
                 _finish(current, section, buffer)
                 section, buffer = raw[4:].strip(), []
+            elif current is not None and section is not None and raw.startswith("#"):
+                continue  # a comment about the next case
             elif current is not None:
                 buffer.append(raw)
             elif raw.strip() and not raw.startswith("#"):

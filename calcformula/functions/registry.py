@@ -31,6 +31,28 @@ class Type(enum.Enum):
     BOOL = "bool"
     ANY = "any"  # accepts every type (is_present); also the checker's "unknown"
     SAME = "same"  # the type of the first argument (coalesce)
+    DATETIME = "datetime"  # a number holding epoch milliseconds (checker only)
+    ERROR = "error"  # the checker's type of a node already reported: absorbs follow-on errors
+
+    @property
+    def is_number(self) -> bool:
+        return self in (Type.NUMBER, Type.DATETIME)
+
+    @property
+    def words(self) -> str:
+        """How messages name the type."""
+        return _TYPE_WORDS[self]
+
+
+_TYPE_WORDS = {
+    Type.NUMBER: "a number",
+    Type.STRING: "text",
+    Type.BOOL: "a boolean",
+    Type.ANY: "a value of any type",
+    Type.SAME: "the same type",
+    Type.DATETIME: "a date (a number of milliseconds)",
+    Type.ERROR: "an error",
+}
 
 
 class Evidence(enum.Enum):
