@@ -1,19 +1,34 @@
 """calcformula: parse, check, format and evaluate HubSpot calculation-property formulas.
 
 >>> import calcformula
->>> result = calcformula.parse("if is_present(amount) then amount * 2 else 0")
->>> result.ok
+>>> calcformula.parse("if is_present(amount) then amount * 2 else 0").ok
 True
 >>> calcformula.format("IF a>1 THEN 'x' ELSE 'y'")
 "if a > 1 then 'x' else 'y'"
+>>> calcformula.evaluate("coalesce(a, 0) + b", {"a": "", "b": "2.5"}).value
+Decimal('2.5')
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+from collections.abc import Mapping
+
+from calcformula.checker import CheckResult, check
 from calcformula.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
+from calcformula.evaluator import (
+    CompiledFormula,
+    CompileError,
+    EvalContext,
+    Evaluation,
+    PortalContext,
+    evaluate_tree,
+)
 from calcformula.formatter import FormatError, Style, format_tree
+from calcformula.functions import Type, Value
 from calcformula.nodes import Node, dump
 from calcformula.parser import ParseResult, parse
+from calcformula.schema import PropertyInfo, Schema, SchemaError, load_schemas
 from calcformula.span import Span
 
 __version__ = "0.1.0"
@@ -40,17 +55,83 @@ def format(source: str | Node | ParseResult, style: Style = "canonical", width: 
     return format_tree(source, style, width)
 
 
+def _context(now: int | _dt.datetime | None, portal: PortalContext | None) -> EvalContext:
+    if now is None:
+        return EvalContext(portal=portal)
+    if isinstance(now, _dt.datetime):
+        moment = now if now.tzinfo else now.replace(tzinfo=_dt.UTC)
+        now = int(moment.timestamp() * 1000)
+    return EvalContext(now_ms=now, portal=portal)
+
+
+def evaluate(
+    formula: str | CheckResult,
+    record: Mapping[str, object],
+    schema: Schema | None = None,
+    now: int | _dt.datetime | None = None,
+    portal: PortalContext | None = None,
+    record_id: str | None = None,
+) -> Evaluation:
+    """Evaluate a formula against one record (values as HubSpot's API returns them: text).
+
+    Uses the reference evaluator. A formula with errors gives `evaluable=False` and its
+    diagnostics; blank is `value=None`. `now` fixes `NOW` (epoch ms or a datetime).
+
+    >>> evaluate("if is_present(x) then x * 2 else 0", {"x": "4"}).value
+    Decimal('8')
+    >>> evaluate("a + b", {"a": "1", "b": ""}).value is None
+    True
+    """
+    checked = formula if isinstance(formula, CheckResult) else check(formula, schema=schema)
+    if not checked.ok:
+        errors = tuple(d for d in checked.diagnostics if d.is_error)
+        return Evaluation(None, errors, evaluable=False)
+    return evaluate_tree(checked.tree, record, schema, _context(now, portal), record_id)
+
+
+def compile(
+    formula: str | CheckResult,
+    schema: Schema | None = None,
+    now: int | _dt.datetime | None = None,
+    portal: PortalContext | None = None,
+) -> CompiledFormula:
+    """Compile a formula once to evaluate many records fast; raises `CompileError` (with the
+    diagnostics) when it has errors.
+
+    >>> compiled = compile("round_nearest(amount * 1.19, 2)")
+    >>> [compiled.evaluate({"amount": a}).value for a in ("10", "", "2.5")]
+    [Decimal('11.90'), None, Decimal('2.98')]
+    """
+    checked = formula if isinstance(formula, CheckResult) else check(formula, schema=schema)
+    return CompiledFormula(checked, schema, _context(now, portal))
+
+
 __all__ = [
+    "CheckResult",
+    "CompileError",
+    "CompiledFormula",
     "Diagnostic",
+    "EvalContext",
+    "Evaluation",
     "Fix",
     "FormatError",
     "Node",
     "ParseResult",
+    "PortalContext",
+    "PropertyInfo",
     "Related",
+    "Schema",
+    "SchemaError",
     "Severity",
     "Span",
     "TextEdit",
+    "Type",
+    "Value",
+    "check",
+    "compile",
     "dump",
+    "evaluate",
     "format",
+    "load_schemas",
     "parse",
 ]

@@ -138,9 +138,16 @@ class _Checker:
             if operand is Type.ERROR or operand is Type.ANY:
                 return operand
             if not operand.is_number:
-                self.report(codes.OPERAND_TYPE.at(
-                    node.operand.span, op="-", expected="a number", side="its operand",
-                    actual=operand.words, hint=""))
+                self.report(
+                    codes.OPERAND_TYPE.at(
+                        node.operand.span,
+                        op="-",
+                        expected="a number",
+                        side="its operand",
+                        actual=operand.words,
+                        hint="",
+                    )
+                )
                 return Type.ERROR
             return Type.NUMBER
         if isinstance(node, Call):
@@ -149,17 +156,26 @@ class _Checker:
         return self._if(node)
 
     def _property(self, node: Property) -> Type:
-        written = {PropertyKind.NUMBER: Type.NUMBER, PropertyKind.STRING: Type.STRING,
-                   PropertyKind.BOOL: Type.BOOL, PropertyKind.TIMESTAMP: Type.STRING}[node.kind]
+        written = {
+            PropertyKind.NUMBER: Type.NUMBER,
+            PropertyKind.STRING: Type.STRING,
+            PropertyKind.BOOL: Type.BOOL,
+            PropertyKind.TIMESTAMP: Type.STRING,
+        }[node.kind]
         if self.schema is None:
             if node.kind is not PropertyKind.TIMESTAMP:
                 first = self.first_kind.setdefault(node.name, node)
                 if first.kind is not node.kind:
-                    self.report(codes.NAME_TWO_KINDS.at(
-                        node.span, name=node.name, first=_KIND_WORDS[node.kind],
-                        second=_KIND_WORDS[first.kind],
-                        where=f"{first.span.line}:{first.span.column}",
-                        related=(Related(first.span, f"`{node.name}` is first read here"),)))
+                    self.report(
+                        codes.NAME_TWO_KINDS.at(
+                            node.span,
+                            name=node.name,
+                            first=_KIND_WORDS[node.kind],
+                            second=_KIND_WORDS[first.kind],
+                            where=f"{first.span.line}:{first.span.column}",
+                            related=(Related(first.span, f"`{node.name}` is first read here"),),
+                        )
+                    )
                     return Type.ERROR
             return written
         info = self.schema.get(node.name)
@@ -171,8 +187,11 @@ class _Checker:
                 suggestion = f" (did you mean `{guess}`?)"
                 fixes = (Fix(f"Replace with `{guess}`", (TextEdit(node.name_span, guess),)),)
             where = f" on {self.schema.object_name}" if self.schema.object_name else ""
-            self.report(codes.UNKNOWN_PROPERTY.at(
-                node.name_span, name=node.name, suggestion=suggestion + where, fixes=fixes))
+            self.report(
+                codes.UNKNOWN_PROPERTY.at(
+                    node.name_span, name=node.name, suggestion=suggestion + where, fixes=fixes
+                )
+            )
             return Type.ERROR
         self.references[id(node)] = info
         if node.kind is PropertyKind.TIMESTAMP:
@@ -185,9 +204,16 @@ class _Checker:
             self.report(codes.CHECKBOX_AS_NUMBER.at(node.span, name=node.name, fixes=fix))
         else:
             ptype = info.type if info.type != "bool" else "boolean"
-            self.report(codes.WRONG_REFERENCE.at(
-                node.span, name=node.name, article=_article(ptype), ptype=ptype,
-                reference=replacement, fixes=fix))
+            self.report(
+                codes.WRONG_REFERENCE.at(
+                    node.span,
+                    name=node.name,
+                    article=_article(ptype),
+                    ptype=ptype,
+                    reference=replacement,
+                    fixes=fix,
+                )
+            )
         return Type.ERROR
 
     def _need_bool(self, node: Node, actual: Type, what: str) -> Type:
@@ -242,21 +268,29 @@ class _Checker:
             hint = "; text has no order in HubSpot formulas" if Type.STRING in (lt, rt) else ""
             return self._operand_error(node, left, lt, rt, "numbers", hint)
         # = equals !=
-        if lt.is_number and rt.is_number or lt is rt is Type.STRING:
+        if (lt.is_number and rt.is_number) or lt is rt is Type.STRING:
             return Type.BOOL
         if lt is rt is Type.BOOL:
             alternative = "not (a xor b)" if op is BinaryOp.EQ else "a xor b"
-            self.report(codes.BOOLEAN_EQUALITY.at(
-                node.op_span, op=node.spelling or op.value, alternative=alternative))
+            self.report(
+                codes.BOOLEAN_EQUALITY.at(
+                    node.op_span, op=node.spelling or op.value, alternative=alternative
+                )
+            )
             return Type.BOOL
         hint = ""
         for side in (left, node.right):
-            if isinstance(side, Property) and side.kind is PropertyKind.NUMBER and Type.STRING in (
-                lt, rt
+            if (
+                isinstance(side, Property)
+                and side.kind is PropertyKind.NUMBER
+                and Type.STRING in (lt, rt)
             ):
                 hint = f"; if `{side.name}` holds text, write `string({side.name})`"
-        self.report(codes.COMPARE_TYPES.at(
-            node.span, op=node.spelling or op.value, left=lt.words, right=rt.words, hint=hint))
+        self.report(
+            codes.COMPARE_TYPES.at(
+                node.span, op=node.spelling or op.value, left=lt.words, right=rt.words, hint=hint
+            )
+        )
         return Type.ERROR
 
     def _operand_error(
@@ -265,10 +299,14 @@ class _Checker:
         op = "implicit multiplication" if node.implicit else node.op.value
         numbers_only = expected == "numbers"
         bad_left = not (lt.is_number or (not numbers_only and lt is Type.STRING))
-        side, actual, where = ("the left side", lt, left) if bad_left else (
-            "the right side", rt, node.right)
-        self.report(codes.OPERAND_TYPE.at(
-            where.span, op=op, expected=expected, side=side, actual=actual.words, hint=hint))
+        side, actual, where = (
+            ("the left side", lt, left) if bad_left else ("the right side", rt, node.right)
+        )
+        self.report(
+            codes.OPERAND_TYPE.at(
+                where.span, op=op, expected=expected, side=side, actual=actual.words, hint=hint
+            )
+        )
         return Type.ERROR
 
     def _call(self, node: Call) -> Type:
@@ -281,9 +319,15 @@ class _Checker:
             return function.result
         if not function.accepts_count(len(node.args)):
             count = function.arity_text
-            self.report(codes.ARGUMENT_COUNT.at(
-                node.span, name=node.name, expected=count, got=len(node.args),
-                plural="" if count == "1" else "s"))
+            self.report(
+                codes.ARGUMENT_COUNT.at(
+                    node.span,
+                    name=node.name,
+                    expected=count,
+                    got=len(node.args),
+                    plural="" if count == "1" else "s",
+                )
+            )
             return Type.ERROR
         failed = False
         for index, (arg, actual) in enumerate(zip(node.args, argument_types, strict=True)):
@@ -292,7 +336,7 @@ class _Checker:
                 expected = argument_types[0]
             if actual in (Type.ERROR, Type.ANY) or expected in (Type.ANY, Type.ERROR):
                 continue
-            if expected.is_number and actual.is_number or expected is actual:
+            if (expected.is_number and actual.is_number) or expected is actual:
                 continue
             hint = ""
             if isinstance(arg, Property) and arg.kind is PropertyKind.NUMBER:
@@ -302,9 +346,17 @@ class _Checker:
                     hint = f"; if `{arg.name}` is a checkbox, write `bool({arg.name})`"
             params = function.params
             param = params[min(index, len(params) - 1)].name if params else "value"
-            self.report(codes.ARGUMENT_TYPE.at(
-                arg.span, index=index + 1, name=node.name, param=param,
-                expected=expected.words, actual=actual.words, hint=hint))
+            self.report(
+                codes.ARGUMENT_TYPE.at(
+                    arg.span,
+                    index=index + 1,
+                    name=node.name,
+                    param=param,
+                    expected=expected.words,
+                    actual=actual.words,
+                    hint=hint,
+                )
+            )
             failed = True
         if function.result is Type.SAME:
             return Type.ERROR if failed else argument_types[0]
@@ -317,15 +369,21 @@ class _Checker:
         if node.else_branch is not None:
             values.append(node.else_branch)
         value_types = [self.infer(v) for v in values]
-        known = [(v, t) for v, t in zip(values, value_types, strict=True)
-                 if t not in (Type.ERROR, Type.ANY)]
+        known = [
+            (v, t)
+            for v, t in zip(values, value_types, strict=True)
+            if t not in (Type.ERROR, Type.ANY)
+        ]
         if not known:
             return Type.ERROR if Type.ERROR in value_types else Type.ANY
         kinds = {Type.NUMBER if t.is_number else t for _, t in known}
         if len(kinds) == 1:
             first = known[0][1]
-            return Type.DATETIME if all(t is Type.DATETIME for _, t in known) else (
-                Type.NUMBER if first.is_number else first)
+            return (
+                Type.DATETIME
+                if all(t is Type.DATETIME for _, t in known)
+                else (Type.NUMBER if first.is_number else first)
+            )
         blanks = [v for v, _ in known if isinstance(v, String) and v.value == ""]
         others = {Type.NUMBER if t.is_number else t for v, t in known if v not in blanks}
         if blanks and len(others) == 1 and node.else_branch in blanks:
@@ -334,9 +392,13 @@ class _Checker:
             self.report(self._blank_branch(node, main))
             return main
         words = sorted({t.words for t in kinds})
-        self.report(codes.BRANCH_TYPES.at(
-            node.span, types=" and ".join(words),
-            related=tuple(Related(v.span, f"this branch gives {t.words}") for v, t in known)))
+        self.report(
+            codes.BRANCH_TYPES.at(
+                node.span,
+                types=" and ".join(words),
+                related=tuple(Related(v.span, f"this branch gives {t.words}") for v, t in known),
+            )
+        )
         return Type.ERROR
 
     def _blank_branch(self, node: If, main: Type) -> Diagnostic:
@@ -344,9 +406,10 @@ class _Checker:
         start, end = node.else_span, node.else_branch.span
         whole = start.merge(end)
         return codes.BLANK_STRING_BRANCH.at(
-            node.else_branch.span, type=main.value,
-            fixes=(Fix("Replace `else ''` with `endif`", (TextEdit(whole, "endif"),)),))
-
+            node.else_branch.span,
+            type=main.value,
+            fixes=(Fix("Replace `else ''` with `endif`", (TextEdit(whole, "endif"),)),),
+        )
 
 
 # --- lints -----------------------------------------------------------------------------------
@@ -424,8 +487,12 @@ class _Guards:
         self.conditions: dict[tuple[int, str], Property] = {}
 
     def visit(
-        self, node: Node, present: frozenset[str], strict: bool,
-        group: _ArithmeticGroup | None, condition: If | None,
+        self,
+        node: Node,
+        present: frozenset[str],
+        strict: bool,
+        group: _ArithmeticGroup | None,
+        condition: If | None,
     ) -> None:
         if isinstance(node, Property):
             if group is not None:
@@ -448,8 +515,8 @@ class _Guards:
                     elif node.op is BinaryOp.OR:
                         facts |= negative_facts(operand)
                 return
-            for operand in _operands(node) if not node.op.is_comparison else (
-                node.left, node.right
+            for operand in (
+                _operands(node) if not node.op.is_comparison else (node.left, node.right)
             ):
                 self.visit(operand, present, strict, group, condition)
             return
@@ -461,7 +528,8 @@ class _Guards:
             blanks = function.blanks if function is not None else Blanks.PROPAGATE
             for index, arg in enumerate(node.args):
                 arg_strict = strict and (
-                    blanks is Blanks.PROPAGATE or (blanks is Blanks.FALLBACK and index > 0))
+                    blanks is Blanks.PROPAGATE or (blanks is Blanks.FALLBACK and index > 0)
+                )
                 self.visit(arg, present, arg_strict, None, condition)
             return
         if isinstance(node, If):
@@ -470,8 +538,13 @@ class _Guards:
             watched = node if node.else_branch is not None or len(node.branches) > 1 else None
             for branch in node.branches:
                 self.visit(branch.condition, frozenset(facts), strict, None, watched)
-                self.visit(branch.value, frozenset(facts | positive_facts(branch.condition)),
-                           strict, None, None)
+                self.visit(
+                    branch.value,
+                    frozenset(facts | positive_facts(branch.condition)),
+                    strict,
+                    None,
+                    None,
+                )
                 facts |= negative_facts(branch.condition)
             if node.else_branch is not None:
                 self.visit(node.else_branch, frozenset(facts), strict, None, None)
@@ -487,7 +560,8 @@ class _Guards:
                 continue
             names = sorted({p.name for p in group.unguarded})
             listed = ", ".join(f"`{n}`" for n in names[:4]) + (
-                f" (or {len(names) - 4} more)" if len(names) > 4 else "")
+                f" (or {len(names) - 4} more)" if len(names) > 4 else ""
+            )
             if len(names) > 1:
                 listed = "any of " + listed
             edits = []
@@ -495,35 +569,54 @@ class _Guards:
                 text = checker.source(ref)
                 fallback = "''" if checker.types.get(id(ref)) is Type.STRING else "0"
                 edits.append(TextEdit(ref.span, f"coalesce({text}, {fallback})"))
-            checker.report(codes.UNGUARDED_BLANK.at(
-                group.unguarded[0].span, names=listed, verb="is" if len(names) == 1 else "are",
-                related=tuple(Related(r.span, f"`{r.name}` may be blank")
-                              for r in group.unguarded[1:6]),
-                fixes=(Fix("Count blank values as 0 with coalesce(…)", tuple(edits)),)))
+            checker.report(
+                codes.UNGUARDED_BLANK.at(
+                    group.unguarded[0].span,
+                    names=listed,
+                    verb="is" if len(names) == 1 else "are",
+                    related=tuple(
+                        Related(r.span, f"`{r.name}` may be blank") for r in group.unguarded[1:6]
+                    ),
+                    fixes=(Fix("Count blank values as 0 with coalesce(…)", tuple(edits)),),
+                )
+            )
         for (_, name), ref in self.conditions.items():
-            checker.report(codes.BLANK_CONDITION.at(
-                ref.span, name=name, reference=checker.source(ref)))
+            checker.report(
+                codes.BLANK_CONDITION.at(ref.span, name=name, reference=checker.source(ref))
+            )
 
 
 def _precedence_lints(checker: _Checker, tree: Node) -> None:
     from calcformula.nodes import walk
 
     for node in walk(tree):
-        if isinstance(node, Binary) and node.op in (BinaryOp.DIV,) and isinstance(
-            node.right, Number
-        ) and node.right.value == 0:
+        if (
+            isinstance(node, Binary)
+            and node.op in (BinaryOp.DIV,)
+            and isinstance(node.right, Number)
+            and node.right.value == 0
+        ):
             checker.report(codes.DIVISION_BY_ZERO.at(node.right.span))
         if not (isinstance(node, Binary) and node.op in (BinaryOp.ADD, BinaryOp.SUB)):
             continue
         for child in (node.left, node.right):
-            if (isinstance(child, Binary) and child.op in (BinaryOp.MUL, BinaryOp.DIV)
-                    and child.parens == 0 and not child.implicit):
+            if (
+                isinstance(child, Binary)
+                and child.op in (BinaryOp.MUL, BinaryOp.DIV)
+                and child.parens == 0
+                and not child.implicit
+            ):
                 explicit = "(" + checker.source(child) + ")"
                 whole = checker.source(node) if node.parens == 0 else checker.source(node)[1:-1]
                 shown = whole.replace(checker.source(child), explicit, 1)
-                checker.report(codes.AMBIGUOUS_PRECEDENCE.at(
-                    child.span, text=_short(whole), explicit=_short(shown),
-                    fixes=(Fix("Add parentheses", (TextEdit(child.span, explicit),)),)))
+                checker.report(
+                    codes.AMBIGUOUS_PRECEDENCE.at(
+                        child.span,
+                        text=_short(whole),
+                        explicit=_short(shown),
+                        fixes=(Fix("Add parentheses", (TextEdit(child.span, explicit),)),),
+                    )
+                )
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -571,31 +664,39 @@ def check(
     result_type = checker.infer(tree)
     if declared_type is not None:
         expected = DECLARED_TYPES.get(declared_type)
-        if expected is not None and result_type not in (Type.ERROR, Type.ANY) and not (
-            expected.is_number and result_type.is_number or expected is result_type
+        if (
+            expected is not None
+            and result_type not in (Type.ERROR, Type.ANY)
+            and not ((expected.is_number and result_type.is_number) or expected is result_type)
         ):
             blanks = [s for s in _result_literals(tree) if s.value == ""]
             if blanks and expected is not Type.STRING and isinstance(tree, If):
                 checker.report(checker._blank_branch(tree, expected))
             else:
-                checker.report(codes.RESULT_TYPE.at(
-                    tree.span, actual=result_type.words,
-                    declared=f"{_article(declared_type)} {declared_type}"))
+                checker.report(
+                    codes.RESULT_TYPE.at(
+                        tree.span,
+                        actual=result_type.words,
+                        declared=f"{_article(declared_type)} {declared_type}",
+                    )
+                )
         if declared_type == "enumeration" and options:
             allowed = set(options)
             for literal in _result_literals(tree):
                 if literal.value not in allowed:
                     shown = ", ".join(options[:8]) + (", …" if len(options) > 8 else "")
-                    checker.report(codes.NOT_AN_OPTION.at(
-                        literal.span, value=format_tree(literal), options=shown))
+                    checker.report(
+                        codes.NOT_AN_OPTION.at(
+                            literal.span, value=format_tree(literal), options=shown
+                        )
+                    )
     if result.ok and not any(d.is_error for d in checker.diagnostics):
         guards = _Guards(checker)
         guards.visit(tree, frozenset(), True, None, None)
         guards.report()
         _precedence_lints(checker, tree)
     diagnostics = sort_diagnostics([*result.diagnostics, *checker.diagnostics])
-    return CheckResult(result, tuple(diagnostics), result_type, checker.types,
-                       checker.references)
+    return CheckResult(result, tuple(diagnostics), result_type, checker.types, checker.references)
 
 
 __all__ = ["DECLARED_TYPES", "CheckResult", "FormatError", "check", "precedence"]

@@ -286,14 +286,18 @@ FUNCTION_AS_PROPERTY = _code(
     "max + 1",
 )
 UNKNOWN_PROPERTY = _code(
-    "CF203", "unknown-property", ERROR,
+    "CF203",
+    "unknown-property",
+    ERROR,
     "unknown property `{name}`{suggestion}",
     "The schema has no property of this name on this object.",
     "Decision T2. HubSpot's own behaviour for unknown names is unknown (formula-language.md "
     "§16 Q12); a formula reading a property that does not exist cannot compute anything.",
 )
 WRONG_REFERENCE = _code(
-    "CF204", "wrong-reference-kind", ERROR,
+    "CF204",
+    "wrong-reference-kind",
+    ERROR,
     "`{name}` is {article} {ptype} property; write `{reference}`",
     "A bare name reads a number (or date) property, `string(name)` a text-like property "
     "(string, enumeration, phone number), `bool(name)` a boolean.",
@@ -301,21 +305,27 @@ WRONG_REFERENCE = _code(
     "400 'String is not compatible with input type: BigDecimal'.",
 )
 CHECKBOX_AS_NUMBER = _code(
-    "CF205", "checkbox-read-as-number", ERROR,
+    "CF205",
+    "checkbox-read-as-number",
+    ERROR,
     "`{name}` is read as a number here; a checkbox needs `bool({name})`",
     "A bare name reads a number. A checkbox (bool) property read that way never matches.",
     "Field tests: a bare checkbox in a condition returned 400 ('BigDecimal is not compatible "
     "with Boolean'); `coalesce(flag, 0) = 1` parsed but never matched a checked box.",
 )
 NAME_TWO_KINDS = _code(
-    "CF206", "name-read-two-ways", ERROR,
+    "CF206",
+    "name-read-two-ways",
+    ERROR,
     "`{name}` is read as {first} here and as {second} at {where}",
     "Without a schema calcformula trusts names, but one property cannot be both a number and "
     "text (or a boolean).",
     "Decision T2.",
 )
 UNKNOWN_SEMANTICS = _code(
-    "CF207", "unknown-function-semantics", INFO,
+    "CF207",
+    "unknown-function-semantics",
+    INFO,
     "the arguments and meaning of `{name}` are not documented; calcformula accepts the call "
     "without checking it and cannot evaluate it",
     "HubSpot's parser knows the function, but nothing says what it takes or computes.",
@@ -323,7 +333,9 @@ UNKNOWN_SEMANTICS = _code(
     "date(x)",
 )
 TARGET_VARIABLE = _code(
-    "CF208", "target-variable", INFO,
+    "CF208",
+    "target-variable",
+    INFO,
     "`TARGET` belongs to property validation rules; its meaning in a calculation is unknown",
     "HubSpot's parser knows `TARGET` (a 'target property' variable), which appears to serve "
     "validation rules that share this parser.",
@@ -331,14 +343,18 @@ TARGET_VARIABLE = _code(
     "TARGET > 0",
 )
 ARGUMENT_COUNT = _code(
-    "CF209", "argument-count", ERROR,
+    "CF209",
+    "argument-count",
+    ERROR,
     "`{name}` takes {expected} argument{plural}, got {got}",
     "The function was called with the wrong number of arguments.",
     "Documented arities (max/min/concatenate: 2 to 100); inferred for the others.",
     "max(a)",
 )
 OPERAND_TYPE = _code(
-    "CF301", "operand-type", ERROR,
+    "CF301",
+    "operand-type",
+    ERROR,
     "`{op}` needs {expected}, but {side} is {actual}{hint}",
     "An operator was given a value of the wrong type.",
     "Field tests: HubSpot rejects such formulas with 400 'Sub-expression output type: X is "
@@ -346,14 +362,18 @@ OPERAND_TYPE = _code(
     "'a' - 1",
 )
 TEXT_PLUS_NUMBER = _code(
-    "CF302", "text-plus-number", ERROR,
+    "CF302",
+    "text-plus-number",
+    ERROR,
     "`+` cannot join text and a number; convert the number with `number_to_string(…)`",
     "`+` adds two numbers or joins two texts; nothing is converted implicitly.",
     "Documented: '\"Number of cars: \" + num_cars' is invalid; use number_to_string(num_cars).",
     "'Number of cars: ' + num_cars",
 )
 COMPARE_TYPES = _code(
-    "CF303", "compare-types", ERROR,
+    "CF303",
+    "compare-types",
+    ERROR,
     "`{op}` compares two numbers or two texts, not {left} and {right}{hint}",
     "Equality needs both sides of the same type.",
     "Field test: a bare enumeration compared with a string returned 400 ('String is not "
@@ -361,7 +381,9 @@ COMPARE_TYPES = _code(
     "lv_org_type = 'club'",
 )
 CONDITION_TYPE = _code(
-    "CF304", "condition-type", ERROR,
+    "CF304",
+    "condition-type",
+    ERROR,
     "{what} must be true or false, but this is {actual}{hint}",
     "Conditions and the operands of and/or/xor/not are booleans.",
     "Field test: a bare checkbox as a condition returned 400 ('output type: BigDecimal is not "
@@ -369,7 +391,9 @@ CONDITION_TYPE = _code(
     "if amount then 1 else 0",
 )
 ARGUMENT_TYPE = _code(
-    "CF305", "argument-type", ERROR,
+    "CF305",
+    "argument-type",
+    ERROR,
     "argument {index} of `{name}` ({param}) must be {expected}, not {actual}{hint}",
     "A function was given an argument of the wrong type.",
     "Field test: `coalesce(flag, false)` with a bare (number) flag returned 400 ('Boolean is "
@@ -377,7 +401,9 @@ ARGUMENT_TYPE = _code(
     "contains(amount, 'x')",
 )
 BLANK_STRING_BRANCH = _code(
-    "CF306", "blank-string-branch", ERROR,
+    "CF306",
+    "blank-string-branch",
+    ERROR,
     "`''` in a {type} formula: use `endif` to leave the value blank",
     "A branch that returns the empty text to mean 'blank' has the wrong type in a number or "
     "boolean formula. `endif` instead of `else` leaves the value blank.",
@@ -387,26 +413,34 @@ BLANK_STRING_BRANCH = _code(
     "if is_present(a) then 1 else ''",
 )
 BRANCH_TYPES = _code(
-    "CF307", "branch-types", ERROR,
+    "CF307",
+    "branch-types",
+    ERROR,
     "the branches of this `if` give {types}; every branch must give the same type",
     "HubSpot types each `if` (IF_NUMBER, IF_STRING, IF_BOOLEAN); all branches must agree.",
     "HubSpot's syntax-tree model; decision T4.",
     "if a > 1 then 'big' else 0",
 )
 RESULT_TYPE = _code(
-    "CF308", "result-type", ERROR,
+    "CF308",
+    "result-type",
+    ERROR,
     "the formula gives {actual}, but the property is {declared}",
     "A calculation property's formula must give its declared type.",
     "Decision T4; HubSpot checks types when the property is saved.",
 )
 NOT_AN_OPTION = _code(
-    "CF309", "not-an-option", ERROR,
+    "CF309",
+    "not-an-option",
+    ERROR,
     "{value} is not an option of this enumeration property (options: {options})",
     "An enumeration formula returns text that must be one of the property's option values.",
     "Decision T5 (assumed): HubSpot's own calculated enumerations return option values.",
 )
 UNGUARDED_BLANK = _code(
-    "CF401", "unguarded-blank", WARNING,
+    "CF401",
+    "unguarded-blank",
+    WARNING,
     "if {names} {verb} blank, the whole result is blank; guard with `coalesce(…)` or "
     "`is_present(…)`",
     "A blank property blanks every arithmetic it takes part in. Where a formula combines "
@@ -416,7 +450,9 @@ UNGUARDED_BLANK = _code(
     "org_type_score + gambling_score",
 )
 BLANK_CONDITION = _code(
-    "CF402", "blank-condition", WARNING,
+    "CF402",
+    "blank-condition",
+    WARNING,
     "if `{name}` is blank, this condition is blank and so is the whole `if` (it does not fall "
     "to `else`); test `is_present({reference})` first",
     "A condition that reads a blank property is blank, and a blank condition blanks the whole "
@@ -426,7 +462,9 @@ BLANK_CONDITION = _code(
     "if score >= 70 then 'A' else 'Unscored'",
 )
 AMBIGUOUS_PRECEDENCE = _code(
-    "CF403", "ambiguous-precedence", WARNING,
+    "CF403",
+    "ambiguous-precedence",
+    WARNING,
     "HubSpot documents no operator precedence: `{text}` is read as `{explicit}`; add "
     "parentheses to say what you mean",
     "`+`/`-` mixed with `*`/`/` without parentheses. calcformula reads `*` and `/` first, as "
@@ -436,21 +474,28 @@ AMBIGUOUS_PRECEDENCE = _code(
     "closedate - createdate / 86400000",
 )
 DIVISION_BY_ZERO = _code(
-    "CF404", "division-by-zero", WARNING,
+    "CF404",
+    "division-by-zero",
+    WARNING,
     "division by zero: the result is always blank",
     "Dividing by a literal zero gives a blank result.",
     "Decision E5 (assumed).",
     "amount / 0",
 )
 BOOLEAN_EQUALITY = _code(
-    "CF405", "boolean-equality", WARNING,
-    "`{op}` between two booleans: HubSpot's syntax tree has no boolean equality; write `{alternative}`",
+    "CF405",
+    "boolean-equality",
+    WARNING,
+    "`{op}` between two booleans: HubSpot's syntax tree has no boolean equality; "
+    "write `{alternative}`",
     "HubSpot models `=` only for numbers and texts; compare booleans with `xor`.",
     "HubSpot's syntax-tree model has NUMBER_EQUALS and STRING_EQUALS only. Decision T3.",
     "bool(a) = bool(b)",
 )
 EULER_SHADOWS = _code(
-    "CF406", "euler-shadows-property", WARNING,
+    "CF406",
+    "euler-shadows-property",
+    WARNING,
     "`e` is Euler's number here; the property `e` cannot be read in a formula",
     "`e` is a keyword (Euler's number), so a property named `e` is unreachable.",
     "Parser token list; AST node EULER.",
@@ -459,52 +504,68 @@ EULER_SHADOWS = _code(
 # --- CF5xx: evaluation -------------------------------------------------------------------------
 
 EVALUATION_PROBLEM = _code(
-    "CF501", "evaluation-problem", WARNING,
+    "CF501",
+    "evaluation-problem",
+    WARNING,
     "{message}; the value is blank",
     "A function could not compute a value for this record (for example `sqrt` of a negative "
     "number); as in HubSpot, the result of that part is blank.",
     "Decision E2 (assumed for each function, see docs/functions.md).",
 )
 NOT_A_NUMBER = _code(
-    "CF502", "text-not-a-number", WARNING,
+    "CF502",
+    "text-not-a-number",
+    WARNING,
     "{message}; the value is blank",
     "`string_to_number` was given text that is not a number.",
     "Assumed; HubSpot does not document it.",
 )
 SUBSTRING_RANGE = _code(
-    "CF503", "substring-range", WARNING,
+    "CF503",
+    "substring-range",
+    WARNING,
     "{message}; the value is blank",
     "A `substring` position lies outside the text.",
     "Assumed: Java's substring fails for such positions.",
 )
 REGEX_PROBLEM = _code(
-    "CF504", "regex-problem", WARNING,
+    "CF504",
+    "regex-problem",
+    WARNING,
     "{message}; the value is blank",
     "The regular expression is invalid or refused (nested repetition can run for ever).",
     "Decision E7 (assumed).",
 )
 NEEDS_PORTAL_DATA = _code(
-    "CF505", "needs-portal-data", INFO,
+    "CF505",
+    "needs-portal-data",
+    INFO,
     "{message}",
     "The function reads pipelines or currencies. Pass a portal-context file "
     "(docs/portal-context.md) to evaluate it; without one, calcformula does not guess.",
     "Decision E8.",
 )
 UNREADABLE_VALUE = _code(
-    "CF506", "unreadable-value", WARNING,
+    "CF506",
+    "unreadable-value",
+    WARNING,
     "{value} in `{name}` cannot be read as {type}; the formula sees a blank",
     "A record's value does not fit the property's type.",
     "Decision E1.",
 )
 NOT_EVALUABLE = _code(
-    "CF507", "not-evaluable", INFO,
+    "CF507",
+    "not-evaluable",
+    INFO,
     "cannot be evaluated offline: {reason}",
     "The formula uses something whose meaning is unknown; calcformula reports it rather than "
     "guess.",
     "Decision E9.",
 )
 RUNTIME_DIVISION_BY_ZERO = _code(
-    "CF508", "runtime-division-by-zero", INFO,
+    "CF508",
+    "runtime-division-by-zero",
+    INFO,
     "division by zero for this record; the value is blank",
     "The divisor is zero for this record, so the result of the division is blank.",
     "Decision E5 (assumed).",

@@ -84,3 +84,27 @@ def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
         position = edit.span.end
     pieces.append(text[position:])
     return "".join(pieces)
+
+
+def apply_fixes(text: str, diagnostics: Sequence[Diagnostic]) -> tuple[str, int]:
+    """Apply the first fix of each diagnostic, in order, skipping any that overlaps one
+    already taken (run again after re-checking to take the rest). Returns the new text and
+    how many fixes were applied. This is the one fix engine of the CLI and language server.
+    """
+    taken: list[TextEdit] = []
+    applied = 0
+    for diagnostic in diagnostics:
+        if not diagnostic.fixes:
+            continue
+        edits = diagnostic.fixes[0].edits
+        if any(_overlaps(edit, other) for edit in edits for other in taken):
+            continue
+        taken.extend(edits)
+        applied += 1
+    return apply_edits(text, taken), applied
+
+
+def _overlaps(a: TextEdit, b: TextEdit) -> bool:
+    if a.span.start == a.span.end == b.span.start == b.span.end:
+        return True  # two insertions at one point: order would be ambiguous
+    return a.span.start < b.span.end and b.span.start < a.span.end

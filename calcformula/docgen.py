@@ -37,11 +37,21 @@ def diagnostics_markdown() -> str:
     ]
     for code in CODES.values():
         message = code.template.replace("|", "\\|").replace("{", "‹").replace("}", "›")
-        lines.append(f"| [{code.code}](#{code.code.lower()}) | {code.name} | "
-                     f"{code.severity.value} | {message} |")
+        lines.append(
+            f"| [{code.code}](#{code.code.lower()}) | {code.name} | "
+            f"{code.severity.value} | {message} |"
+        )
     for code in CODES.values():
-        lines += ["", f"## {code.code}", "", f"**{code.name}** ({code.severity.value})", "",
-                  code.summary, "", f"*Evidence:* {code.evidence}"]
+        lines += [
+            "",
+            f"## {code.code}",
+            "",
+            f"**{code.name}** ({code.severity.value})",
+            "",
+            code.summary,
+            "",
+            f"*Evidence:* {code.evidence}",
+        ]
         if code.example.strip():
             lines += ["", "Example:", "", "```", code.example, "```"]
             reported = [d for d in parse(code.example).diagnostics if d.code == code.code]
@@ -64,14 +74,19 @@ def functions_markdown() -> str:
         "",
     ]
     for family, title in _FAMILIES.items():
-        members = sorted((f for f in REGISTRY.values() if f.family == family),
-                         key=lambda f: f.name)
+        members = sorted((f for f in REGISTRY.values() if f.family == family), key=lambda f: f.name)
         lines += [f"## {title}", ""]
         for function in members:
-            lines += [f"### `{function.name}`", "", f"`{function.signature}`", "",
-                      function.summary, "",
-                      f"- Evidence: {function.evidence.value}",
-                      f"- Blanks: {function.blanks.value}"]
+            lines += [
+                f"### `{function.name}`",
+                "",
+                f"`{function.signature}`",
+                "",
+                function.summary,
+                "",
+                f"- Evidence: {function.evidence.value}",
+                f"- Blanks: {function.blanks.value}",
+            ]
             if function.needs_portal:
                 lines.append(f"- Reads portal data: {function.needs_portal}")
             if function.implementation is None:

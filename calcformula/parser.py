@@ -592,7 +592,6 @@ def _typos() -> dict[str, str]:
     return table
 
 
-
 def decode(data: bytes) -> tuple[str, list[Diagnostic]]:
     """Text from bytes: UTF-8 (a BOM is dropped); invalid bytes become U+FFFD and a CF001."""
     if data.startswith(b"\xef\xbb\xbf"):

@@ -7,7 +7,7 @@ import functools
 import pytest
 
 from calcformula.checker import CheckResult, check
-from calcformula.diagnostics import apply_edits
+from calcformula.diagnostics import apply_fixes
 from calcformula.schema import Schema
 from tests.cases import CONFORMANCE, Case, load_cases
 
@@ -45,5 +45,5 @@ def test_case(case: Case) -> None:
     if "result" in case.sections:
         assert result.result_type.value == case.sections["result"]
     if "fixed" in case.sections:
-        edits = [e for d in result.diagnostics if d.fixes for e in d.fixes[0].edits]
-        assert apply_edits(case.formula, edits) == case.sections["fixed"]
+        fixed, _ = apply_fixes(case.formula, result.diagnostics)
+        assert fixed == case.sections["fixed"]

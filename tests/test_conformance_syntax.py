@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from calcformula import dump, format, parse
-from calcformula.diagnostics import apply_edits
+from calcformula.diagnostics import apply_fixes
 from tests.cases import Case, load_cases
 
 CASES = load_cases("syntax")
@@ -35,8 +35,7 @@ def test_case(case: Case) -> None:
         expected = case.sections["diagnostics"].splitlines()
         assert _diagnostic_lines(case) == ([] if expected == ["ok"] else expected)
     if "fixed" in case.sections:
-        edits = [d.fixes[0].edits for d in result.diagnostics if d.fixes]
-        fixed = apply_edits(case.formula, [e for group in edits for e in group])
+        fixed, _ = apply_fixes(case.formula, result.diagnostics)
         assert fixed == case.sections["fixed"]
     for style in ("canonical", "hubspot"):
         if style in case.sections:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from calcformula.evaluator.context import EvalContext
 from calcformula.functions.registry import Evidence, Example, Function, Param, Type, Value, define
+
+if TYPE_CHECKING:
+    from calcformula.evaluator.context import EvalContext
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 

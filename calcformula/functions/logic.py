@@ -7,8 +7,8 @@ evaluating their argument (a value, blank, or a failure), not just a value.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from calcformula.evaluator.context import EvalContext
 from calcformula.functions.registry import (
     Blanks,
     Evidence,
@@ -19,6 +19,9 @@ from calcformula.functions.registry import (
     Value,
     define,
 )
+
+if TYPE_CHECKING:
+    from calcformula.evaluator.context import EvalContext
 
 
 def _is_present(args: Sequence[Value], context: EvalContext) -> Value:

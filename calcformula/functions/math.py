@@ -5,8 +5,8 @@ from __future__ import annotations
 import decimal
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from calcformula.evaluator.context import EvalContext
 from calcformula.functions.registry import (
     Evidence,
     Example,
@@ -17,6 +17,9 @@ from calcformula.functions.registry import (
     define,
 )
 from calcformula.values import DIVISION_CONTEXT, EvaluationProblem
+
+if TYPE_CHECKING:
+    from calcformula.evaluator.context import EvalContext
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 

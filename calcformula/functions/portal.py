@@ -7,10 +7,13 @@ They evaluate from a portal-context file when one is given; otherwise the evalua
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from calcformula.evaluator.context import EvalContext, PortalContext, Stage
 from calcformula.functions.registry import Evidence, Example, Function, Param, Type, Value, define
 from calcformula.values import EvaluationProblem
+
+if TYPE_CHECKING:
+    from calcformula.evaluator.context import EvalContext, PortalContext, Stage
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 

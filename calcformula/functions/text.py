@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from calcformula.evaluator.context import EvalContext
 from calcformula.functions.registry import (
     Blanks,
     Evidence,
@@ -18,6 +18,9 @@ from calcformula.functions.registry import (
     define,
 )
 from calcformula.values import EvaluationProblem, format_number
+
+if TYPE_CHECKING:
+    from calcformula.evaluator.context import EvalContext
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 
@@ -85,7 +88,7 @@ define(
             Example(
                 "string_to_number(timestamp(dealstage))",
                 "1704067200000",
-                (("dealstage", "1704067200000"),),
+                (("timestamp(dealstage)", "1704067200000"),),
             ),
         ),
         implementation=_string_to_number,

@@ -1,0 +1,188 @@
+"""Hypothesis: random well-typed formulas and random records (blanks included). The reference
+and compiled evaluators must agree, and a formula the checker accepts never raises."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, given, settings
+
+from calcformula import check
+from calcformula.evaluator import CompiledFormula, EvalContext, evaluate_tree
+
+NUMBER_PROPS = ["n0", "n1", "n2", "n3"]
+STRING_PROPS = ["s0", "s1", "s2"]
+BOOL_PROPS = ["b0", "b1"]
+CONTEXT = EvalContext(now_ms=1_700_000_000_000)
+
+ROUNDERS = st.sampled_from(["round_down", "round_up", "round_nearest"])
+
+
+def _infix(parts: tuple[str, str, str]) -> str:
+    return f"({parts[0]} {parts[1]} {parts[2]})"
+
+
+def _rounding(parts: tuple[str, str, str]) -> str:
+    return f"{parts[2]}({parts[0]}, {parts[1]})"
+
+
+numbers = st.sampled_from(["0", "1", "2.5", "-3", "100", "0.001", "1e3", "7"])
+
+
+def formula(kind: str, depth: int) -> st.SearchStrategy[str]:
+    if kind == "number":
+        leaves = st.one_of(numbers, st.sampled_from(NUMBER_PROPS), st.just("e"))
+    elif kind == "string":
+        leaves = st.one_of(
+            st.sampled_from(["'a'", "'B c'", "''", "'+49'"]),
+            st.sampled_from([f"string({p})" for p in STRING_PROPS]),
+        )
+    else:
+        leaves = st.one_of(
+            st.sampled_from(["true", "false"]), st.sampled_from([f"bool({p})" for p in BOOL_PROPS])
+        )
+    if depth <= 0:
+        return leaves
+    n, s, b = (formula(k, depth - 1) for k in ("number", "string", "bool"))
+    if kind == "number":
+        composite = st.one_of(
+            st.tuples(n, st.sampled_from(["+", "-", "*", "/"]), n).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            n.map(lambda x: f"-{x}"),
+            st.tuples(n, n).map(lambda t: f"coalesce({t[0]}, {t[1]})"),
+            st.tuples(
+                n,
+                st.sampled_from(["0", "1", "2", "-1"]),
+                st.sampled_from(["round_down", "round_up", "round_nearest"]),
+            ).map(lambda t: f"{t[2]}({t[0]}, {t[1]})"),
+            st.lists(n, min_size=2, max_size=4).map(lambda xs: f"max({', '.join(xs)})"),
+            st.lists(n, min_size=2, max_size=4).map(lambda xs: f"min({', '.join(xs)})"),
+            n.map(lambda x: f"abs({x})"),
+            s.map(lambda x: f"string_length({x})"),
+            s.map(lambda x: f"string_to_number({x})"),
+            st.tuples(b, n, n).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
+            st.tuples(b, n).map(lambda t: f"(if {t[0]} then {t[1]} endif)"),
+            st.tuples(b, n, b, n, n).map(
+                lambda t: f"(if {t[0]} then {t[1]} elseif {t[2]} then {t[3]} else {t[4]})"
+            ),
+        )
+    elif kind == "string":
+        composite = st.one_of(
+            st.tuples(s, s).map(lambda t: f"({t[0]} + {t[1]})"),
+            st.lists(s, min_size=2, max_size=3).map(lambda xs: f"concatenate({', '.join(xs)})"),
+            s.map(lambda x: f"to_upper_case({x})"),
+            n.map(lambda x: f"number_to_string({x})"),
+            st.tuples(s, s).map(lambda t: f"coalesce({t[0]}, {t[1]})"),
+            st.tuples(s, s).map(lambda t: f"format_full_name({t[0]}, {t[1]})"),
+            s.map(lambda x: f"substring({x}, 0, 1)"),
+            st.tuples(b, s, s).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
+        )
+    else:
+        composite = st.one_of(
+            st.tuples(n, st.sampled_from(["<", ">", "<=", ">=", "=", "!="]), n).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            st.tuples(s, st.sampled_from(["=", "!=", "equals"]), s).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            st.tuples(b, st.sampled_from(["and", "or", "xor"]), b).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            b.map(lambda x: f"not {x}"),
+            st.one_of(n, s, b).map(lambda x: f"is_present({x})"),
+            st.one_of(n, s).map(lambda x: f"is_blank({x})"),
+            st.tuples(s, s).map(lambda t: f"contains({t[0]}, {t[1]})"),
+            st.tuples(s, s).map(lambda t: f"begins_with({t[0]}, {t[1]})"),
+        )
+    return st.one_of(leaves, composite)
+
+
+def records() -> st.SearchStrategy[dict[str, object]]:
+    number_values = st.one_of(
+        st.none(),
+        st.sampled_from(["", "0", "1", "-2.5", "3.25", "1e2", "abc", "99999999999", " 4 "]),
+    )
+    string_values = st.one_of(st.none(), st.sampled_from(["", "x", "Ab", "+49 30", "  ", "a;b"]))
+    bool_values = st.one_of(st.none(), st.sampled_from(["", "true", "false", "yes"]))
+    return st.fixed_dictionaries(
+        {
+            **{p: number_values for p in NUMBER_PROPS},
+            **{p: string_values for p in STRING_PROPS},
+            **{p: bool_values for p in BOOL_PROPS},
+        }
+    )
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(["number", "string", "bool"]).flatmap(lambda k: formula(k, 3)),
+    st.lists(records(), min_size=1, max_size=4),
+)
+def test_reference_and_compiled_agree(text: str, record_list: list[dict[str, object]]) -> None:
+    checked = check(text)
+    assert checked.ok, (text, checked.diagnostics)
+    compiled = CompiledFormula(checked, None, CONTEXT)
+    for record in record_list:
+        reference = evaluate_tree(checked.tree, record, None, CONTEXT)
+        fast = compiled.evaluate(record)
+        assert (fast.value, fast.evaluable) == (reference.value, reference.evaluable), (
+            text,
+            record,
+        )
+        assert [d.code for d in fast.diagnostics] == [d.code for d in reference.diagnostics]
+
+
+TEXT = st.lists(
+    st.sampled_from(
+        [
+            "a",
+            "b",
+            "1",
+            "0",
+            "2.5",
+            "+",
+            "-",
+            "*",
+            "/",
+            " ",
+            "(",
+            ")",
+            ",",
+            "=",
+            "<",
+            "and ",
+            " or ",
+            "not ",
+            "if ",
+            " then ",
+            " else ",
+            " endif",
+            "max(",
+            "coalesce(",
+            "string(a)",
+            "bool(b)",
+            "'x'",
+            "is_present(",
+            "round_down(",
+            "e",
+            "NOW",
+            "substring(",
+            "sqrt(",
+            "power(",
+            "1e999",
+            "string_to_number(",
+        ]
+    ),
+    max_size=25,
+).map("".join)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(TEXT, records())
+def test_accepted_formulas_never_raise(text: str, record: dict[str, object]) -> None:
+    checked = check(text)
+    if not checked.ok:
+        return
+    reference = evaluate_tree(checked.tree, record, None, CONTEXT)
+    fast = CompiledFormula(checked, None, CONTEXT).evaluate(record)
+    assert (fast.value, fast.evaluable) == (reference.value, reference.evaluable)
