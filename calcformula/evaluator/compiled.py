@@ -9,9 +9,10 @@ chains run in one loop rather than thousands of nested calls. It must agree with
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from calcformula import codes
 from calcformula.checker import CheckResult
@@ -22,10 +23,10 @@ from calcformula.evaluator.runtime import (
     EULER,
     Evaluation,
     NotEvaluable,
-    Reader,
     Record,
     add,
     divide,
+    fast_reader,
     multiply,
     problem_diagnostic,
     subtract,
@@ -51,6 +52,14 @@ from calcformula.schema import Schema
 from calcformula.values import EvaluationProblem
 
 Sink = list[Diagnostic]
+_TESTS: dict[BinaryOp, Callable[[Any, Any], bool]] = {
+    BinaryOp.EQ: operator.eq,
+    BinaryOp.NE: operator.ne,
+    BinaryOp.LT: operator.lt,
+    BinaryOp.GT: operator.gt,
+    BinaryOp.LE: operator.le,
+    BinaryOp.GE: operator.ge,
+}
 Code = Callable[[Record, Sink], Value]
 
 
@@ -68,7 +77,7 @@ class _Compiler:
             return self._constant(node)
         if isinstance(node, Property):
             info = self.schema.get(node.name) if self.schema is not None else None
-            return Reader(node.name, node.kind, info, node.span).read
+            return fast_reader(node.name, node.kind, info, node.span)
         if isinstance(node, Unary):
             return self._unary(node)
         if isinstance(node, Binary):
@@ -118,6 +127,11 @@ class _Compiler:
         if len(chain) == 1:
             return self._pair(node, self.compile(node.left), self.compile(node.right))
         first = self.compile(bottom)
+        if all(
+            link.op in (BinaryOp.ADD, BinaryOp.SUB) and self.checked.type_of(link).is_number
+            for link in chain
+        ):
+            return self._sum(first, chain)
         steps = [(link, self.compile(link.right)) for link in chain]
         pairs = [self._apply(link) for link in chain]
         rights = [right for _, right in steps]
@@ -132,6 +146,23 @@ class _Compiler:
             return value
 
         return run_chain
+
+    def _sum(self, first: Code, chain: list[Binary]) -> Code:
+        """A chain of numeric + and -: every operand is read (for its diagnostics), then
+        summed exactly, or blank if any is blank."""
+        operands = [first, *(self.compile(link.right) for link in chain)]
+        signs = [link.op is BinaryOp.SUB for link in chain]
+
+        def run_sum(record: Record, sink: Sink) -> Value:
+            values = [operand(record, sink) for operand in operands]
+            if None in values:
+                return None
+            total = cast(Decimal, values[0])
+            for negative, value in zip(signs, values[1:], strict=True):
+                total = (subtract if negative else add)(total, cast(Decimal, value))
+            return total
+
+        return run_sum
 
     def _apply(self, node: Binary) -> Callable[[Value, Value, Sink], Value]:
         """The operation of one link of a chain, on already computed operands."""
@@ -233,6 +264,18 @@ class _Compiler:
 
         return arith
 
+    def _comparison(self, op: BinaryOp, left: Code, right: Code) -> Code:
+        test: Callable[[Any, Any], bool] = _TESTS[op]
+
+        def comparison(record: Record, sink: Sink) -> Value:
+            a = left(record, sink)
+            b = right(record, sink)
+            if a is None or b is None:
+                return None
+            return test(a, b)
+
+        return comparison
+
     def _call(self, node: Call) -> Code:
         function = lookup(node.name)
         span, name_span = node.span, node.name_span
@@ -247,6 +290,19 @@ class _Compiler:
                 raise NotEvaluable(reason, name_span)
 
             return unknown
+        if node.name == "is_present" and len(args) == 1:
+            value_of = args[0]
+            return lambda record, sink: value_of(record, sink) is not None
+        if node.name == "coalesce" and len(args) == 2:
+            # The fallback is evaluated either way, as the reference does (its diagnostics).
+            value_code, fallback_code = args
+
+            def coalesce(record: Record, sink: Sink) -> Value:
+                value = value_code(record, sink)
+                fallback = fallback_code(record, sink)
+                return value if value is not None else fallback
+
+            return coalesce
         implementation = function.implementation
         context = self.context
         strict = function.blanks is Blanks.PROPAGATE

@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from calcformula import codes
 from calcformula.diagnostics import Diagnostic
@@ -38,8 +38,7 @@ class NotEvaluable(Exception):
         self.code = code
 
 
-@dataclass(frozen=True, slots=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """The value of a formula for one record: None is blank. When `evaluable` is False the
     value is unknown (not blank) and a diagnostic says why."""
 
@@ -202,3 +201,50 @@ def divide(a: Decimal, b: Decimal) -> Decimal | None:
 def problem_diagnostic(problem: EvaluationProblem, span: Span) -> Diagnostic:
     entry = codes.CODES.get(problem.code, codes.EVALUATION_PROBLEM)
     return entry.at(span, message=problem.message)
+
+
+def fast_reader(
+    name: str, kind: PropertyKind, info: PropertyInfo | None, span: Span
+) -> Callable[[Record, list[Diagnostic]], Value]:
+    """A reader specialised for one property: the common case (text that is a plain number,
+    ordinary text, true/false) takes a few C calls; anything else goes to `Reader.read`, so
+    the answers are the same."""
+    general = Reader(name, kind, info, span).read
+    if kind is PropertyKind.NUMBER and (info is None or not info.is_date):
+        low, high = -MAX_EXPONENT, MAX_EXPONENT
+
+        def read_number(record: Record, sink: list[Diagnostic]) -> Value:
+            raw = record.get(name)
+            if raw is None or raw == "":
+                return None
+            if raw.__class__ is str and "_" not in raw:
+                try:
+                    value = Decimal(raw)
+                except InvalidOperation:
+                    return general(record, sink)
+                if value.is_finite() and (not value or low <= value.adjusted() <= high):
+                    return value
+            return general(record, sink)
+
+        return read_number
+    if kind is PropertyKind.STRING:
+
+        def read_text(record: Record, sink: list[Diagnostic]) -> Value:
+            raw = record.get(name)
+            if raw.__class__ is str:
+                return raw if raw != "" else None
+            return None if raw is None else general(record, sink)
+
+        return read_text
+    if kind is PropertyKind.BOOL:
+
+        def read_bool(record: Record, sink: list[Diagnostic]) -> Value:
+            raw = record.get(name)
+            if raw == "true":
+                return True
+            if raw == "false":
+                return False
+            return None if raw is None or raw == "" else general(record, sink)
+
+        return read_bool
+    return general
