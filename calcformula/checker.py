@@ -485,6 +485,16 @@ class _Guards:
         self.checker = checker
         self.groups: dict[int, _ArithmeticGroup] = {}
         self.conditions: dict[tuple[int, str], Property] = {}
+        self.ifs: dict[int, If] = {}
+
+    @staticmethod
+    def _blank_anyway(node: If, name: str) -> bool:
+        """True when every branch is blank whenever `name` is: then the blank condition
+        changes nothing (`if substring(string(x), 0, 1) = '+' then … else string(x)`)."""
+        values = [b.value for b in node.branches]
+        if node.else_branch is not None:
+            values.append(node.else_branch)
+        return all(name in {p.name for p in _strict_refs(v)} for v in values)
 
     def visit(
         self,
@@ -536,6 +546,7 @@ class _Guards:
             facts = set(present)
             # With one branch and no else, a blank condition gives what a false one gives.
             watched = node if node.else_branch is not None or len(node.branches) > 1 else None
+            self.ifs[id(node)] = node
             for branch in node.branches:
                 self.visit(branch.condition, frozenset(facts), strict, None, watched)
                 self.visit(
@@ -580,7 +591,9 @@ class _Guards:
                     fixes=(Fix("Count blank values as 0 with coalesce(…)", tuple(edits)),),
                 )
             )
-        for (_, name), ref in self.conditions.items():
+        for (if_id, name), ref in self.conditions.items():
+            if self._blank_anyway(self.ifs[if_id], name):
+                continue
             checker.report(
                 codes.BLANK_CONDITION.at(ref.span, name=name, reference=checker.source(ref))
             )

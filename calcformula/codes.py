@@ -570,3 +570,63 @@ RUNTIME_DIVISION_BY_ZERO = _code(
     "The divisor is zero for this record, so the result of the division is blank.",
     "Decision E5 (assumed).",
 )
+
+# --- CF6xx: the manifest (calcformula.yaml) --------------------------------------------------
+
+MANIFEST_SYNTAX = _code(
+    "CF601",
+    "manifest-yaml",
+    ERROR,
+    "not valid YAML: {problem}",
+    "calcformula.yaml could not be read as YAML.",
+    "YAML 1.1 as PyYAML reads it.",
+)
+MANIFEST_UNKNOWN_KEY = _code(
+    "CF602",
+    "manifest-unknown-key",
+    ERROR,
+    "unknown key `{key}`{suggestion}; allowed here: {allowed}",
+    "A key the manifest does not define; usually a typo that would otherwise be ignored.",
+    "The manifest format in docs/manifest.md.",
+)
+MANIFEST_MISSING = _code(
+    "CF603",
+    "manifest-missing-field",
+    ERROR,
+    "{what} needs `{key}`",
+    "A required field is missing.",
+    "The manifest format in docs/manifest.md.",
+)
+MANIFEST_BAD_NAME = _code(
+    "CF604",
+    "manifest-bad-name",
+    ERROR,
+    "`{name}` is not a valid HubSpot {what} name: {reason}",
+    "HubSpot internal names are lower-case letters, digits and `_`, start with a letter and "
+    "have at most 100 characters.",
+    "HubSpot Properties API: property names (docs/push.md).",
+)
+MANIFEST_BAD_VALUE = _code(
+    "CF605",
+    "manifest-bad-value",
+    ERROR,
+    "`{key}` must be {expected}, not {actual}",
+    "A field has a value of the wrong kind.",
+    "The manifest format in docs/manifest.md.",
+)
+MANIFEST_DUPLICATE = _code(
+    "CF606",
+    "manifest-duplicate",
+    ERROR,
+    "`{name}` on {object} is defined twice",
+    "Two entries manage the same property.",
+    "A property is identified by object and name.",
+)
+MANIFEST_FILE = _code(
+    "CF607",
+    "manifest-file",
+    ERROR,
+    "{problem}",
+    "A file named by the manifest (formula_file, schema, portal) cannot be used.",
+    "The manifest format in docs/manifest.md.",
+)

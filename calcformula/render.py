@@ -82,7 +82,7 @@ def diagnostic_record(diagnostic: Diagnostic, path: str | None = None) -> dict[s
     span = diagnostic.span
     record: dict[str, Any] = {
         "code": diagnostic.code,
-        "severity": diagnostic.severity.value,
+        "severity": _severity_word(diagnostic.severity),
         "message": diagnostic.message,
         "start": {"line": span.line, "column": span.column, "offset": span.start},
         "end": {"line": span.end_line, "column": span.end_column, "offset": span.end},
@@ -128,3 +128,155 @@ def render_json(diagnostics: Sequence[Diagnostic], path: str | None = None) -> s
     return json.dumps(
         [diagnostic_record(d, path) for d in diagnostics], indent=2, ensure_ascii=False
     )
+
+
+def _severity_word(severity: Severity) -> str:
+    """JSON and CI formats know error, warning and info (a hint is shown as info)."""
+    return "info" if severity is Severity.HINT else severity.value
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(diagnostics: Sequence[tuple[str, Diagnostic]]) -> str:
+    """GitHub Actions workflow commands (`::error file=…,line=…::message`), escaped."""
+    command = {Severity.ERROR: "error", Severity.WARNING: "warning"}
+    lines = []
+    for path, diagnostic in diagnostics:
+        span = diagnostic.span
+        properties = ",".join(
+            f"{key}={_escape_property(str(value))}"
+            for key, value in (
+                ("file", path),
+                ("line", span.line),
+                ("col", span.column),
+                ("endLine", span.end_line),
+                ("endColumn", span.end_column),
+                ("title", f"calcformula {diagnostic.code}"),
+            )
+        )
+        kind = command.get(diagnostic.severity, "notice")
+        lines.append(f"::{kind} {properties}::{_escape_data(diagnostic.message)}")
+    return "\n".join(lines)
+
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_SARIF_LEVEL = {
+    Severity.ERROR: "error",
+    Severity.WARNING: "warning",
+    Severity.INFO: "note",
+    Severity.HINT: "note",
+}
+
+
+def render_sarif(diagnostics: Sequence[tuple[str, Diagnostic]], version: str) -> str:
+    """A SARIF 2.1.0 log with a rule for every diagnostic code (for GitHub code scanning)."""
+    from calcformula.codes import CODES
+
+    rules = []
+    rule_index: dict[str, int] = {}
+    for index, code in enumerate(CODES.values()):
+        rule_index[code.code] = index
+        rules.append(
+            {
+                "id": code.code,
+                "name": "".join(part.capitalize() for part in code.name.split("-")),
+                "shortDescription": {"text": code.name.replace("-", " ")},
+                "fullDescription": {"text": code.summary},
+                "help": {
+                    "text": f"{code.summary}\n\nEvidence: {code.evidence}",
+                    "markdown": f"{code.summary}\n\n*Evidence:* {code.evidence}",
+                },
+                "helpUri": f"https://github.com/calcformula/calcformula/blob/main/docs/"
+                f"diagnostics.md#{code.code.lower()}",
+                "defaultConfiguration": {"level": _SARIF_LEVEL[code.severity]},
+            }
+        )
+    results = []
+    for path, diagnostic in diagnostics:
+        span = diagnostic.span
+        result: dict[str, Any] = {
+            "ruleId": diagnostic.code,
+            "ruleIndex": rule_index[diagnostic.code],
+            "level": _SARIF_LEVEL[diagnostic.severity],
+            "message": {"text": diagnostic.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": path},
+                        "region": {
+                            "startLine": span.line,
+                            "startColumn": span.column,
+                            "endLine": span.end_line,
+                            "endColumn": span.end_column,
+                        },
+                    }
+                }
+            ],
+        }
+        if diagnostic.related:
+            result["relatedLocations"] = [
+                {
+                    "id": i,
+                    "message": {"text": r.message},
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": path},
+                        "region": {
+                            "startLine": r.span.line,
+                            "startColumn": r.span.column,
+                            "endLine": r.span.end_line,
+                            "endColumn": r.span.end_column,
+                        },
+                    },
+                }
+                for i, r in enumerate(diagnostic.related)
+            ]
+        if diagnostic.fixes:
+            result["fixes"] = [
+                {
+                    "description": {"text": fix.title},
+                    "artifactChanges": [
+                        {
+                            "artifactLocation": {"uri": path},
+                            "replacements": [
+                                {
+                                    "deletedRegion": {
+                                        "startLine": e.span.line,
+                                        "startColumn": e.span.column,
+                                        "endLine": e.span.end_line,
+                                        "endColumn": e.span.end_column,
+                                    },
+                                    "insertedContent": {"text": e.new_text},
+                                }
+                                for e in fix.edits
+                            ],
+                        }
+                    ],
+                }
+                for fix in diagnostic.fixes
+            ]
+        results.append(result)
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "calcformula",
+                        "version": version,
+                        "informationUri": "https://github.com/calcformula/calcformula",
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False)
