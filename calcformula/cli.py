@@ -26,6 +26,7 @@ from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, Po
 from calcformula.formatter import format_tree
 from calcformula.functions import REGISTRY, Value, lookup
 from calcformula.manifest import load_manifest
+from calcformula.nodes import Property, PropertyKind, walk
 from calcformula.parser import decode, parse
 from calcformula.project import (
     FileReport,
@@ -294,7 +295,7 @@ def eval_command(
     if records_path is not None:
         if not Path(records_path).is_file():
             _fail(f"{records_path}: no such file")
-        rows = read_records(records_path, schema)
+        rows = read_records(records_path, schema, _read_names(targets))
     elif record_json is not None:
         rows = iter([parse_record_json(record_json)])
     else:
@@ -308,6 +309,18 @@ def eval_command(
         if output_path is not None:
             stream.close()
     sys.exit(EXIT_FOUND if problems else EXIT_OK)
+
+
+def _read_names(targets: list[Target]) -> set[str]:
+    """The record keys the formulas read (CSV rows keep only these columns)."""
+    names: set[str] = set()
+    for target in targets:
+        for node in walk(target.formula.checked.tree):
+            if isinstance(node, Property):
+                names.add(
+                    f"timestamp({node.name})" if node.kind is PropertyKind.TIMESTAMP else node.name
+                )
+    return names
 
 
 def _load_portal(path: str) -> PortalContext:
@@ -502,7 +515,7 @@ def _shown(value: Value, evaluable: bool) -> str:
 
 
 def _csv_cell(text: str) -> str:
-    if any(c in text for c in ',"\n\r'):
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
         return '"' + text.replace('"', '""') + '"'
     return text
 

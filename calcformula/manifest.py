@@ -334,9 +334,9 @@ class _Loader:
                 )
             )
             complete = False
+        name = self._name(fields["name"][1], "property") if "name" in fields else None
         if not complete:
             return None
-        name = self._name(fields["name"][1], "property")
         obj = self.scalar(fields["object"][1], "object")
         label = self.scalar(fields["label"][1], "label")
         group = self.scalar(fields["group"][1], "group")

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from calcformula.schema import Schema
 
@@ -25,8 +25,7 @@ ID_HEADERS = ("record id", "id", "hs_object_id", "object id")
 csv.field_size_limit(2**24)  # HubSpot text properties hold up to 65,536 characters; be generous
 
 
-@dataclass(frozen=True, slots=True)
-class RecordRow:
+class RecordRow(NamedTuple):
     line: int
     id: str | None
     properties: dict[str, object]
@@ -119,7 +118,7 @@ def resolve_headers(headers: list[str], schema: Schema | None) -> tuple[list[str
     return names, id_column
 
 
-def _csv(stream: IO[str], schema: Schema | None) -> Iterator[Item]:
+def _csv(stream: IO[str], schema: Schema | None, wanted: set[str] | None) -> Iterator[Item]:
     reader = csv.reader(stream)
     try:
         headers = next(reader)
@@ -130,6 +129,10 @@ def _csv(stream: IO[str], schema: Schema | None) -> Iterator[Item]:
         return
     names, id_column = resolve_headers(headers, schema)
     width = len(headers)
+    # Only the columns a formula reads are copied into each record: exports are wide.
+    columns = [
+        (i, name) for i, name in enumerate(names) if name and (wanted is None or name in wanted)
+    ]
     while True:
         try:
             row = next(reader)
@@ -144,18 +147,19 @@ def _csv(stream: IO[str], schema: Schema | None) -> Iterator[Item]:
         if len(row) != width:
             yield RecordProblem(line, f"{len(row)} columns where the header has {width}")
             continue
-        if any("\ufffd" in cell for cell in row):
+        if "\ufffd" in "".join(row):
             yield RecordProblem(line, "the row is not valid UTF-8")
             continue
-        properties: dict[str, object] = {
-            name: cell for name, cell in zip(names, row, strict=True) if name
-        }
+        properties: dict[str, object] = {name: row[i] for i, name in columns}
         record_id = row[id_column] if id_column >= 0 else None
         yield RecordRow(line, record_id, properties)
 
 
-def read_records(source: str | Path, schema: Schema | None = None) -> Iterator[Item]:
-    """Records of a file, one by one (format by extension: .csv, .ndjson/.jsonl, .json)."""
+def read_records(
+    source: str | Path, schema: Schema | None = None, wanted: set[str] | None = None
+) -> Iterator[Item]:
+    """Records of a file, one by one (format by extension: .csv, .ndjson/.jsonl, .json).
+    `wanted`: the property names to keep from CSV rows (None: all)."""
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix == ".json":
@@ -165,14 +169,14 @@ def read_records(source: str | Path, schema: Schema | None = None) -> Iterator[I
         if suffix in (".ndjson", ".jsonl"):
             yield from _ndjson(stream)
         elif suffix == ".csv":
-            yield from _csv(stream, schema)
+            yield from _csv(stream, schema, wanted)
         else:
             head = stream.read(1)
             stream.seek(0)
             if head in ("{", "["):
                 yield from _json(stream.read()) if head == "[" else _ndjson(stream)
             else:
-                yield from _csv(stream, schema)
+                yield from _csv(stream, schema, wanted)
 
 
 def parse_record_json(text: str) -> Item:
