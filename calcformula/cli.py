@@ -640,6 +640,12 @@ def functions(name: str | None) -> None:
         click.echo(f"\n    {example.formula}  =>  {example.result}{suffix}")
 
 
+from calcformula.hubspot.commands import COMMANDS  # noqa: E402  (after the main group)
+
+for _command in COMMANDS:
+    main.add_command(_command)
+
+
 def run() -> None:
     """Entry point: unexpected failures become exit code 2 with one line, not a traceback."""
     try:

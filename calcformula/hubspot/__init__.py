@@ -1,0 +1,2 @@
+"""HubSpot's Properties API: a careful client, plans, pushes and pulls of calculation
+properties."""

@@ -1,0 +1,218 @@
+"""Applying a plan: groups first, then properties in dependency order, each write read back
+and verified. A 409 means "re-read and reconcile", never "done"; a create whose outcome is
+unknown is re-read before anything is sent again. Pull and schema pull live here too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from calcformula.formatter import format_tree
+from calcformula.hubspot.client import AmbiguousWrite, HubSpotClient, HubSpotError
+from calcformula.hubspot.plan import Action, Plan, PropertyPlan, compare, payload
+from calcformula.manifest import ManagedProperty
+from calcformula.parser import parse
+
+Report = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    object: str
+    name: str
+    action: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass
+class PushResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outcomes)
+
+
+class VerificationError(Exception):
+    """HubSpot stored something other than what was sent."""
+
+
+def _verify(client: HubSpotClient, prop: ManagedProperty) -> dict[str, Any]:
+    stored = client.get_property(prop.object, prop.name)
+    if stored is None:
+        raise VerificationError("HubSpot does not return the property after writing it")
+    differences = compare(prop, stored)
+    if differences or stored.get("type") != prop.type:
+        fields = ", ".join(c.field for c in differences) or "type"
+        raise VerificationError(f"HubSpot stored a different {fields}")
+    return stored
+
+
+def _create(client: HubSpotClient, prop: ManagedProperty, report: Report) -> str:
+    try:
+        client.create_property(prop.object, payload(prop, create=True))
+        return "created"
+    except AmbiguousWrite as error:
+        report(f"  {prop.object}/{prop.name}: {error.message}; reading it back")
+        if client.get_property(prop.object, prop.name) is not None:
+            return "created (confirmed by reading it back)"
+        client.create_property(prop.object, payload(prop, create=True))
+        return "created (the first attempt did not arrive)"
+    except HubSpotError as error:
+        if error.status != 409:
+            raise
+        report(f"  {prop.object}/{prop.name}: HubSpot says it exists already (409); reconciling")
+        current = client.get_property(prop.object, prop.name)
+        if current is None:
+            raise
+        if current.get("type") != prop.type or current.get("fieldType") != prop.field_type:
+            raise HubSpotError(
+                f"{prop.object}/{prop.name} appeared meanwhile with type "
+                f"{current.get('type')} / {current.get('fieldType')}; "
+                "run plan again",
+                409,
+            ) from None
+        if compare(prop, current):
+            client.update_property(prop.object, prop.name, payload(prop, create=False))
+            return "updated (it appeared meanwhile)"
+        return "already as declared (it appeared meanwhile)"
+
+
+def apply_plan(
+    client: HubSpotClient, plan: Plan, report: Report, archive: bool = False
+) -> PushResult:
+    result = PushResult()
+    for group in plan.groups:
+        if group.action is not Action.CREATE or group.desired is None:
+            continue
+        body: dict[str, Any] = {"name": group.name, "label": group.desired.label}
+        if group.desired.display_order is not None:
+            body["displayOrder"] = group.desired.display_order
+        try:
+            client.create_group(group.object, body)
+            result.outcomes.append(Outcome(group.object, group.name, "group created", True))
+            report(f"+ group {group.object}/{group.name}: created")
+        except AmbiguousWrite:
+            names = {g.get("name") for g in client.list_groups(group.object)}
+            if group.name not in names:
+                client.create_group(group.object, body)
+            result.outcomes.append(Outcome(group.object, group.name, "group created", True))
+        except HubSpotError as error:
+            if error.status != 409:
+                result.outcomes.append(
+                    Outcome(group.object, group.name, "group", False, error.message)
+                )
+                report(f"! group {group.object}/{group.name}: {error.message}")
+                return result  # properties in it would fail too
+    for entry in plan.properties:
+        if entry.action is Action.ARCHIVE:
+            if archive:
+                _archive(client, entry, result, report)
+            continue
+        if entry.action not in (Action.CREATE, Action.UPDATE) or entry.desired is None:
+            continue
+        prop = entry.desired
+        try:
+            if entry.action is Action.CREATE:
+                what = _create(client, prop, report)
+            else:
+                client.update_property(prop.object, prop.name, payload(prop, create=False))
+                what = "updated (" + ", ".join(c.field for c in entry.changes) + ")"
+            _verify(client, prop)
+            result.outcomes.append(Outcome(prop.object, prop.name, what, True))
+            report(
+                f"{'+' if entry.action is Action.CREATE else '~'} "
+                f"{prop.object}/{prop.name}: {what}, verified"
+            )
+        except (HubSpotError, VerificationError) as error:
+            message = error.message if isinstance(error, HubSpotError) else str(error)
+            result.outcomes.append(
+                Outcome(prop.object, prop.name, entry.action.value, False, message)
+            )
+            report(f"! {prop.object}/{prop.name}: {message}")
+            if isinstance(error, HubSpotError) and error.status in (401, 403, 429):
+                break  # every later request would fail the same way
+    return result
+
+
+def _archive(
+    client: HubSpotClient, entry: PropertyPlan, result: PushResult, report: Report
+) -> None:
+    try:
+        client.archive_property(entry.object, entry.name)
+        still_there = client.get_property(entry.object, entry.name) is not None
+        if still_there:
+            raise HubSpotError("HubSpot still returns it after archiving")
+        result.outcomes.append(Outcome(entry.object, entry.name, "archived", True))
+        report(f"- {entry.object}/{entry.name}: archived")
+    except HubSpotError as error:
+        result.outcomes.append(Outcome(entry.object, entry.name, "archive", False, error.message))
+        report(f"! {entry.object}/{entry.name}: {error.message}")
+
+
+# --- pull ----------------------------------------------------------------------------------
+
+
+def schema_pull(client: HubSpotClient, objects: list[str], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for object_name in objects:
+        properties = client.list_properties(object_name)
+        path = folder / f"{object_name}.json"
+        path.write_text(
+            json.dumps({"results": properties}, indent=1, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        written.append(path)
+    return written
+
+
+def pull(client: HubSpotClient, objects: list[str], folder: Path) -> tuple[Path, int]:
+    """The portal's custom calculation properties as a manifest with canonical .calc files
+    (plus the schemas), so an existing portal can be adopted."""
+    folder.mkdir(parents=True, exist_ok=True)
+    schema_pull(client, objects, folder / "schema")
+    entries: list[dict[str, Any]] = []
+    for object_name in objects:
+        for prop in client.list_properties(object_name):
+            if prop.get("fieldType") != "calculation_equation" or prop.get("hubspotDefined"):
+                continue
+            formula = prop.get("calculationFormula")
+            if not isinstance(formula, str):
+                continue
+            result = parse(formula)
+            text = format_tree(result.tree) if result.ok else formula
+            relative = Path("formulas") / object_name / f"{prop['name']}.calc"
+            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+            (folder / relative).write_text(text + "\n", encoding="utf-8")
+            entry: dict[str, Any] = {
+                "object": object_name,
+                "name": prop["name"],
+                "label": prop.get("label", ""),
+                "type": prop.get("type"),
+                "group": prop.get("groupName", ""),
+            }
+            if prop.get("description"):
+                entry["description"] = prop["description"]
+            if prop.get("type") == "enumeration":
+                entry["options"] = [
+                    {"value": o.get("value"), "label": o.get("label")}
+                    for o in prop.get("options") or []
+                ]
+            entry["formula_file"] = str(relative)
+            entries.append(entry)
+    manifest = {"schema": "schema/", "properties": entries}
+    path = folder / "calcformula.yaml"
+    path.write_text(
+        "# Pulled from HubSpot by `calcformula pull`.\n"
+        + yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    return path, len(entries)

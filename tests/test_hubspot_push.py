@@ -1,0 +1,367 @@
+"""plan, push, pull and schema pull against a local HubSpot-like server over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from calcformula.hubspot.client import AmbiguousWrite, DailyLimitError, HubSpotClient
+from tests.hubspot_fake import FakeHubSpot
+
+ROOT = Path(__file__).parent.parent
+Hub = tuple[FakeHubSpot, str]
+EXAMPLES = ROOT / "examples"
+
+
+def hubspot_defined(object_name: str) -> list[dict[str, Any]]:
+    data = json.loads((EXAMPLES / "schema" / f"{object_name}.json").read_text())
+    return [{**p, "hubspotDefined": True} for p in data["results"]]
+
+
+@pytest.fixture
+def hubspot() -> Iterator[tuple[FakeHubSpot, str]]:
+    fake = FakeHubSpot()
+    fake.add_object("deals", ["dealinformation"], hubspot_defined("deals"))
+    fake.add_object("contacts", ["contactinformation"], hubspot_defined("contacts"))
+    server = fake.serve()
+    url = next(server)
+    yield fake, url
+    next(server, None)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLES, tmp_path / "project")
+    return tmp_path / "project"
+
+
+def run(
+    hubspot: Hub, *args: str, cwd: Path | None = None, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    fake, url = hubspot
+    env = {**os.environ, "HUBSPOT_ACCESS_TOKEN": token or fake.token, "HUBSPOT_API_BASE_URL": url}
+    result = subprocess.run(
+        [sys.executable, "-m", "calcformula", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    # Token hygiene: the token never appears in any output.
+    for secret in [s for s in (fake.token, token) if s]:
+        assert secret not in result.stdout and secret not in result.stderr
+    return result
+
+
+def test_plan_on_an_empty_portal_lists_creates_and_writes_nothing(
+    hubspot: Hub, project: Path
+) -> None:
+    fake, _ = hubspot
+    result = run(hubspot, "plan", cwd=project)
+    assert result.returncode == 3, result.stderr  # changes pending
+    assert "+ deals/cf_days_to_close: create" in result.stdout
+    assert "8 to create" in result.stdout
+    assert fake.writes == []
+
+
+def test_push_then_push_again_makes_zero_writes(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    first = run(hubspot, "push", "--yes", cwd=project)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert first.stdout.count("verified") == 8
+    created = {name for name in fake.properties["deals"] if name.startswith("cf_")}
+    assert created == {
+        "cf_days_to_close",
+        "cf_amount_home",
+        "cf_weighted_amount",
+        "cf_is_won_stage",
+        "cf_size_band",
+    }
+    # HubSpot rewrote the stored formulas, which is not drift:
+    stored = fake.properties["deals"]["cf_size_band"]["calculationFormula"]
+    assert "\nelseif" in stored
+    writes = len(fake.writes)
+    second = run(hubspot, "push", "--yes", cwd=project)
+    assert second.returncode == 0
+    assert "nothing to do" in second.stdout
+    assert len(fake.writes) == writes
+    assert run(hubspot, "plan", cwd=project).returncode == 0  # no changes
+
+
+def test_push_needs_yes_without_a_terminal(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    result = run(hubspot, "push", cwd=project)
+    assert result.returncode == 1 and "--yes" in result.stderr
+    assert fake.writes == []
+
+
+def test_update_shows_a_field_diff_and_patches_only_changes(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    assert run(hubspot, "push", "--yes", cwd=project).returncode == 0
+    manifest = project / "calcformula.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("label: Days to close", "label: Days until close")
+    )
+    plan = run(hubspot, "plan", cwd=project)
+    assert plan.returncode == 3
+    assert "~ deals/cf_days_to_close: update" in plan.stdout
+    assert "label: 'Days to close' -> 'Days until close'" in plan.stdout
+    before = len(fake.writes)
+    assert run(hubspot, "push", "--yes", cwd=project).returncode == 0
+    assert fake.writes[before:] == [("PATCH", "/crm/v3/properties/deals/cf_days_to_close")]
+
+
+def test_groups_first_then_dependency_order(hubspot: Hub, tmp_path: Path) -> None:
+    fake, _ = hubspot
+    (tmp_path / "calcformula.yaml").write_text(
+        "groups:\n  - {object: deals, name: calculations, label: Calculations}\n"
+        "properties:\n"
+        "  - {object: deals, name: derived, label: D, type: number, group: calculations,"
+        " formula: 'base * 2'}\n"
+        "  - {object: deals, name: base, label: B, type: number, group: calculations,"
+        " formula: 'coalesce(amount, 0)'}\n"
+    )
+    result = run(hubspot, "push", "--yes", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    writes = [w for w in fake.writes]
+    assert writes[0] == ("POST", "/crm/v3/properties/deals/groups")
+    posts = [path for method, path in writes if method == "POST"]
+    assert posts == [
+        "/crm/v3/properties/deals/groups",
+        "/crm/v3/properties/deals",
+        "/crm/v3/properties/deals",
+    ]
+    assert list(fake.properties["deals"])[-2:] == ["base", "derived"]
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        ("other-type", "exists as type string"),
+        ("hubspot", "HubSpot-defined property"),
+        ("archived", "archived property has this name"),
+    ],
+)
+def test_conflicts_block_the_push(hubspot: Hub, project: Path, setup: str, reason: str) -> None:
+    fake, _ = hubspot
+    entry = {
+        "name": "cf_days_to_close",
+        "label": "X",
+        "type": "number",
+        "fieldType": "calculation_equation",
+        "groupName": "dealinformation",
+        "calculationFormula": "1",
+    }
+    if setup == "other-type":
+        entry.update(type="string", fieldType="text")
+        fake.properties["deals"]["cf_days_to_close"] = fake._stored(entry)
+    elif setup == "hubspot":
+        fake.properties["deals"]["cf_days_to_close"] = fake._stored(entry, hubspot=True)
+    else:
+        fake.archived["deals"]["cf_days_to_close"] = fake._stored(entry)
+    plan = run(hubspot, "plan", cwd=project)
+    assert plan.returncode == 1 and reason in plan.stdout
+    push = run(hubspot, "push", "--yes", cwd=project)
+    assert push.returncode == 1 and "nothing was sent" in push.stderr
+    assert fake.writes == []
+
+
+def test_invalid_formula_against_the_live_schema_sends_nothing(
+    hubspot: Hub, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    (tmp_path / "calcformula.yaml").write_text(
+        "properties:\n  - {object: deals, name: x, label: X, type: number,"
+        " group: dealinformation, formula: 'amout * 2'}\n"
+    )
+    result = run(hubspot, "push", "--yes", cwd=tmp_path)
+    assert result.returncode == 1 and "did you mean `amount`" in result.stderr
+    assert fake.writes == []
+
+
+def test_sandbox_guard(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    manifest = project / "calcformula.yaml"
+    manifest.write_text('portal_id: "999"\n' + manifest.read_text())
+    result = run(hubspot, "push", "--yes", cwd=project)
+    assert result.returncode == 1
+    assert "for portal 999, but the token belongs to portal 12345678" in result.stderr
+    assert fake.writes == []
+    manifest.write_text(manifest.read_text().replace('"999"', '"12345678"'))
+    assert run(hubspot, "push", "--yes", cwd=project).returncode == 0
+
+
+def test_prune_needs_the_flag_and_confirmation(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    fake.properties["deals"]["old_calc"] = fake._stored(
+        {
+            "name": "old_calc",
+            "label": "Old",
+            "type": "number",
+            "fieldType": "calculation_equation",
+            "groupName": "dealinformation",
+            "calculationFormula": "1",
+        }
+    )
+    assert run(hubspot, "push", "--yes", cwd=project).returncode == 0
+    assert "old_calc" in fake.properties["deals"]  # never archived without --prune
+    refused = run(hubspot, "push", "--prune", cwd=project)
+    assert refused.returncode == 1 and "old_calc" in fake.properties["deals"]
+    assert "- deals/old_calc: archive" in refused.stdout
+    pruned = run(hubspot, "push", "--prune", "--yes", cwd=project)
+    assert pruned.returncode == 0, pruned.stdout + pruned.stderr
+    assert "old_calc" not in fake.properties["deals"] and "old_calc" in fake.archived["deals"]
+
+
+def test_create_that_succeeds_but_never_answers_is_not_duplicated(
+    hubspot: Hub, project: Path
+) -> None:
+    fake, _ = hubspot
+    fake.fail("POST", "/crm/v3/properties/deals", "commit-then-drop")
+    result = run(hubspot, "push", "--yes", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "confirmed by reading it back" in result.stdout
+    creates = [w for w in fake.writes if w == ("POST", "/crm/v3/properties/deals")]
+    assert len(creates) == 5  # one per deal property, none repeated
+
+
+def test_rate_limit_and_server_errors_are_retried(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    fake.fail("GET", "/crm/v3/properties/deals", "429", times=2, seconds=0)
+    fake.fail("GET", "/crm/v3/properties/contacts", "500", times=2)
+    fake.fail("PATCH", "/crm/v3/properties/deals", "500")
+    result = run(hubspot, "push", "--yes", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_daily_limit_stops_with_a_clear_message(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    fake.fail("GET", "/crm/v3/properties/deals", "daily")
+    result = run(hubspot, "push", "--yes", cwd=project)
+    assert result.returncode == 1
+    assert "daily API limit" in result.stderr and "Nothing more was sent" in result.stderr
+    assert fake.writes == []
+
+
+def test_missing_scope_is_named(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    fake.forbidden_objects.add("contacts")
+    result = run(hubspot, "plan", cwd=project)
+    assert result.returncode == 1
+    assert "403" in result.stderr and "crm.schemas.contacts.write" in result.stderr
+
+
+def test_wrong_token_is_401_and_never_echoed(hubspot: Hub, project: Path) -> None:
+    result = run(hubspot, "plan", cwd=project, token="pat-na1-WRONG-TOKEN-abcdef")
+    assert result.returncode == 1
+    assert "401" in result.stderr and "HUBSPOT_ACCESS_TOKEN" in result.stderr
+
+
+def test_no_token_is_a_usage_error(project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "HUBSPOT_ACCESS_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "calcformula", "plan"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "HUBSPOT_ACCESS_TOKEN" in result.stderr
+
+
+def test_hubspot_formula_rejection_is_shown_verbatim(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    fake.rejected_formula_words.add("pipeline_probability")
+    result = run(hubspot, "push", "--yes", cwd=project)
+    assert result.returncode == 1
+    assert "Unable to parse calculation formula" in result.stdout
+    assert "round_down, is_present, ( expected" in result.stdout
+    assert "correlation id" in result.stdout
+
+
+def test_date_api_version(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    result = run(hubspot, "push", "--yes", "--api-version", "2026-03", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert all(
+        path.startswith(("/crm/properties/2026-03/", "/account-info/")) for _, path in fake.log
+    )
+
+
+def test_pull_adopts_an_existing_portal(hubspot: Hub, project: Path, tmp_path: Path) -> None:
+    assert run(hubspot, "push", "--yes", cwd=project).returncode == 0
+    adopted = tmp_path / "adopted"
+    result = run(hubspot, "pull", "deals", "contacts", "--output", str(adopted))
+    assert result.returncode == 0 and "8 calculation properties" in result.stdout
+    assert (
+        (adopted / "formulas" / "deals" / "cf_size_band.calc")
+        .read_text()
+        .startswith("if not is_present(amount) then\n")
+    )
+    check = subprocess.run(
+        [sys.executable, "-m", "calcformula", "check", str(adopted)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert check.returncode == 0, check.stdout
+    assert run(hubspot, "plan", cwd=adopted).returncode == 0  # adopted: no changes
+
+
+def test_schema_pull(hubspot: Hub, tmp_path: Path) -> None:
+    result = run(hubspot, "schema", "pull", "deals", "--output", str(tmp_path / "schema"))
+    assert result.returncode == 0
+    data = json.loads((tmp_path / "schema" / "deals.json").read_text())
+    assert {p["name"] for p in data["results"]} >= {"amount", "closedate"}
+
+
+# --- the client on its own ------------------------------------------------------------------
+
+
+def test_client_never_resends_an_ambiguous_create(hubspot: Hub) -> None:
+    fake, url = hubspot
+    fake.fail("POST", "/crm/v3/properties/deals", "commit-then-drop")
+    with HubSpotClient(token=fake.token, base_url=url, backoff=0.01) as client:
+        with pytest.raises(AmbiguousWrite):
+            client.create_property(
+                "deals",
+                {
+                    "name": "x",
+                    "label": "X",
+                    "type": "number",
+                    "fieldType": "number",
+                    "groupName": "dealinformation",
+                },
+            )
+        assert "Bearer" not in repr(client) and fake.token not in repr(client)
+    assert [w for w in fake.writes if w[0] == "POST"] == [("POST", "/crm/v3/properties/deals")]
+    assert "x" in fake.properties["deals"]
+
+
+def test_client_retries_slow_and_dropped_reads(hubspot: Hub) -> None:
+    fake, url = hubspot
+    fake.fail("GET", "/crm/v3/properties/deals", "slow", seconds=1.5)
+    fake.fail("GET", "/crm/v3/properties/deals", "drop")
+    with HubSpotClient(token=fake.token, base_url=url, timeout=1.0, backoff=0.01) as client:
+        assert client.list_properties("deals")
+
+
+def test_client_daily_limit(hubspot: Hub) -> None:
+    fake, url = hubspot
+    fake.fail("GET", "/crm/v3/properties/deals", "daily")
+    with (
+        HubSpotClient(token=fake.token, base_url=url, backoff=0.01) as client,
+        pytest.raises(DailyLimitError),
+    ):
+        client.list_properties("deals")
