@@ -640,6 +640,14 @@ def functions(name: str | None) -> None:
         click.echo(f"\n    {example.formula}  =>  {example.result}{suffix}")
 
 
+@main.command()
+def lsp() -> None:
+    """Run the language server over standard input and output (for editors)."""
+    from calcformula_lsp.server import main as serve
+
+    serve()
+
+
 from calcformula.hubspot.commands import COMMANDS  # noqa: E402  (after the main group)
 
 for _command in COMMANDS:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lark import Lark
 
-_PACKAGED = Path(__file__).parent / "grammar" / "calcformula.lark"
+_PACKAGED = Path(__file__).parent / "data" / "calcformula.lark"
 _SOURCE_TREE = Path(__file__).parent.parent / "grammar" / "calcformula.lark"
 
 

@@ -468,6 +468,11 @@ def load_manifest(path: str | Path) -> Manifest:
     return loader.load()
 
 
+def parse_manifest(path: str | Path, text: str) -> Manifest:
+    """A manifest from text (an editor's unsaved buffer); `path` locates its files."""
+    return _Loader(Path(path), text).load()
+
+
 MANIFEST_NAMES = ("calcformula.yaml", "calcformula.yml")
 
 

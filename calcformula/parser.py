@@ -640,3 +640,16 @@ def parse(text: str | bytes) -> ParseResult:
             diagnostics.append(codes.TOO_DEEP.at(span, depth=depth, limit=MAX_DEPTH))
             tree = Missing(span)
     return ParseResult(text, tree, tuple(sort_diagnostics(diagnostics)), tuple(state.tokens))
+
+
+def expected_terminals(text: str) -> set[str]:
+    """The terminals that could come next after `text`, even when `text` has errors
+    (tokens that do not fit are skipped). The language server completes from this."""
+    tables = _tables()
+    state: ParserState[Any] = ParserState(tables.conf, cast(Any, None))
+    feed = cast(Callable[..., Any], state.feed_token)
+    tokens, _ = tokenize(text)
+    for token in tokens:
+        if _fits(tables.conf, state.state_stack, (token.type,)):
+            feed(token)
+    return {t for t in tables.terminals if _fits(tables.conf, state.state_stack, (t,))}

@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import logging
 import re
-import tomllib
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 from lark import Lark, logger
@@ -85,9 +87,16 @@ def test_every_name_in_hubspots_token_list_is_known() -> None:
         assert word in keywords
 
 
-def test_grammar_ships_inside_the_wheel() -> None:
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    included = config["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
-    assert included == {"grammar/calcformula.lark": "calcformula/grammar/calcformula.lark"}
-    assert grammar_path().is_file()
+def test_grammar_ships_inside_the_wheel(tmp_path: Path) -> None:
+    packaged = ROOT / "calcformula" / "data" / "calcformula.lark"
+    assert packaged.is_symlink() and packaged.resolve() == (ROOT / "grammar" / "calcformula.lark")
     assert grammar_path().read_text() == (ROOT / "grammar" / "calcformula.lark").read_text()
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
+                    str(ROOT)], check=True, capture_output=True, timeout=300)
+    [wheel] = tmp_path.glob("calcformula-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        assert "calcformula/data/calcformula.lark" in names
+        assert archive.read("calcformula/data/calcformula.lark").decode() == grammar_text()
+        assert "calcformula_lsp/server.py" in names
+        assert not any(name.startswith("lsp/") for name in names)

@@ -1,0 +1,234 @@
+"""What the server knows about a document: its formula regions and their checks.
+
+A `.calc` file is one formula. A `calcformula.yaml` holds several: each inline formula is a
+region whose offsets map into the YAML text, so diagnostics, hover and completion work inside
+the manifest too. Everything here is computed by the calcformula library; the server only
+converts positions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from calcformula.checker import CheckResult, check
+from calcformula.diagnostics import Diagnostic
+from calcformula.manifest import (
+    MANIFEST_NAMES,
+    ManagedProperty,
+    Manifest,
+    find_manifest,
+    load_manifest,
+    parse_manifest,
+)
+from calcformula.project import managed_schema, manifest_schemas
+from calcformula.schema import Schema, SchemaError, load_schemas
+from calcformula.span import LineIndex, Span
+
+
+@dataclass
+class Settings:
+    """Client settings (`calcformula.*`), with workspace defaults."""
+
+    schema: str | None = None  # a schema file or folder for standalone .calc files
+    object: str | None = None  # the object of standalone .calc files
+    format_style: str = "canonical"
+    lint: bool = True  # False: only errors, no warnings
+
+    @classmethod
+    def from_client(cls, data: object) -> Settings:
+        if not isinstance(data, dict):
+            return cls()
+        section = data.get("calcformula", data)  # type: ignore[union-attr]
+        if not isinstance(section, dict):
+            return cls()
+        style = section.get("formatStyle", "canonical")
+        return cls(
+            schema=section.get("schema") if isinstance(section.get("schema"), str) else None,
+            object=section.get("object") if isinstance(section.get("object"), str) else None,
+            format_style=style if style in ("canonical", "hubspot") else "canonical",
+            lint=section.get("lint", True) is not False,
+        )
+
+
+@dataclass
+class Region:
+    """One formula inside a document: `text`, and where its characters are in the document."""
+
+    text: str
+    offsets: list[int]  # document offset of each formula character, plus one past the end
+    result: CheckResult
+    schema: Schema | None
+    prop: ManagedProperty | None = None
+
+    def to_document(self, offset: int) -> int:
+        return self.offsets[max(0, min(offset, len(self.offsets) - 1))]
+
+    def from_document(self, offset: int) -> int | None:
+        """The formula offset at a document offset, or None when outside this region."""
+        if not self.offsets or offset < self.offsets[0] or offset > self.offsets[-1]:
+            return None
+        best = 0
+        for index, position in enumerate(self.offsets):
+            if position <= offset:
+                best = index
+            else:
+                break
+        return best
+
+
+@dataclass
+class Analysis:
+    regions: list[Region] = field(default_factory=list)
+    diagnostics: list[tuple[Span, Diagnostic]] = field(default_factory=list)  # document spans
+    manifest: Manifest | None = None
+
+    def region_at(self, offset: int) -> tuple[Region, int] | None:
+        for region in self.regions:
+            inner = region.from_document(offset)
+            if inner is not None:
+                return region, inner
+        return None
+
+
+class Workspace:
+    """The manifest and schemas of the workspace, reloaded when they change."""
+
+    def __init__(self, root: Path | None, settings: Settings | None = None) -> None:
+        self.root = root
+        self.settings = settings or Settings()
+        self._manifest_cache: tuple[float, Manifest] | None = None
+        self._schemas: dict[str, Schema] | None = None
+
+    def invalidate(self) -> None:
+        self._manifest_cache = None
+        self._schemas = None
+
+    def manifest(self) -> Manifest | None:
+        if self.root is None:
+            return None
+        path = find_manifest(self.root)
+        if path is None:
+            return None
+        stamp = path.stat().st_mtime
+        if self._manifest_cache is None or self._manifest_cache[0] != stamp:
+            self._manifest_cache = (stamp, load_manifest(path))
+            self._schemas = None
+        return self._manifest_cache[1]
+
+    def schemas(self) -> dict[str, Schema]:
+        if self._schemas is None:
+            manifest = self.manifest()
+            schemas: dict[str, Schema] = {}
+            if manifest is not None:
+                schemas, _ = manifest_schemas(manifest)
+            if self.settings.schema:
+                path = Path(self.settings.schema)
+                if not path.is_absolute() and self.root is not None:
+                    path = self.root / path
+                with contextlib.suppress(SchemaError):
+                    schemas = {**load_schemas(path), **schemas}
+            self._schemas = schemas
+        return self._schemas
+
+    def schema_files(self) -> list[Path]:
+        manifest = self.manifest()
+        files: list[Path] = []
+        if manifest is not None and manifest.schema is not None:
+            files.extend(
+                sorted(manifest.schema.glob("*.json"))
+                if manifest.schema.is_dir()
+                else [manifest.schema]
+            )
+        return files
+
+    def property_for(self, path: Path) -> tuple[Manifest, ManagedProperty] | None:
+        manifest = self.manifest()
+        if manifest is None:
+            return None
+        for prop in manifest.properties:
+            if prop.formula_file is not None and prop.formula_file.resolve() == path.resolve():
+                return manifest, prop
+        return None
+
+    def analyze(self, path: Path, text: str) -> Analysis:
+        if path.name in MANIFEST_NAMES:
+            return self._analyze_manifest(path, text)
+        return self._analyze_formula(path, text)
+
+    def _lint(self, diagnostics: tuple[Diagnostic, ...]) -> list[Diagnostic]:
+        if self.settings.lint:
+            return list(diagnostics)
+        return [d for d in diagnostics if d.is_error]
+
+    def _analyze_formula(self, path: Path, text: str) -> Analysis:
+        owner = self.property_for(path)
+        schemas = self.schemas()
+        if owner is not None:
+            manifest, prop = owner
+            schema = managed_schema(manifest, prop.object, schemas)
+            result = check(
+                text, schema=schema, declared_type=prop.type, options=prop.option_values or None
+            )
+        else:
+            prop = None
+            schema = None
+            if self.settings.object and self.settings.object in schemas:
+                schema = schemas[self.settings.object]
+            elif len(schemas) == 1:
+                schema = next(iter(schemas.values()))
+            result = check(text, schema=schema)
+        region = Region(text, list(range(len(text) + 1)), result, schema, prop)
+        analysis = Analysis([region])
+        analysis.diagnostics = [(d.span, d) for d in self._lint(result.diagnostics)]
+        return analysis
+
+    def _analyze_manifest(self, path: Path, text: str) -> Analysis:
+        manifest = parse_manifest(path, text)
+        analysis = Analysis(manifest=manifest)
+        analysis.diagnostics = [(d.span, d) for d in manifest.diagnostics]
+        index = LineIndex(text)
+        schemas = self.schemas()
+        for prop in manifest.properties:
+            if prop.formula_file is not None or prop.formula_origin is None:
+                continue
+            offsets = _inline_offsets(text, index, prop)
+            if offsets is None:
+                continue
+            schema = managed_schema(manifest, prop.object, schemas)
+            result = check(
+                prop.formula,
+                schema=schema,
+                declared_type=prop.type,
+                options=prop.option_values or None,
+            )
+            region = Region(prop.formula, offsets, result, schema, prop)
+            analysis.regions.append(region)
+            for diagnostic in self._lint(result.diagnostics):
+                start = region.to_document(diagnostic.span.start)
+                end = region.to_document(diagnostic.span.end)
+                analysis.diagnostics.append((index.span(start, max(start, end)), diagnostic))
+        return analysis
+
+
+def _inline_offsets(text: str, index: LineIndex, prop: ManagedProperty) -> list[int] | None:
+    """Document offsets of an inline formula's characters (plain, quoted or `|` block)."""
+    origin = prop.formula_origin
+    formula = prop.formula
+    assert origin is not None
+    if prop.formula_style == "|":
+        offsets: list[int] = []
+        line = origin.line
+        column = origin.column
+        for formula_line in formula.split("\n"):
+            start = index.offset(line, column)
+            offsets.extend(range(start, start + len(formula_line)))
+            offsets.append(start + len(formula_line))  # the line break
+            line += 1
+        return offsets[: len(formula) + 1]
+    shift = 1 if prop.formula_style in ("'", '"') else 0
+    start = origin.start + shift
+    if text[start : start + len(formula)] != formula:
+        return None  # escapes or folding: positions cannot be mapped character by character
+    return list(range(start, start + len(formula) + 1))

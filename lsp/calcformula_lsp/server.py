@@ -1,0 +1,682 @@
+"""The language server: diagnostics, completion, hover, signature help, formatting, quick
+fixes, semantic tokens, folding and go-to-definition for `.calc` files and the formulas inside
+`calcformula.yaml`. Every answer comes from the calcformula library; positions are converted
+with the negotiated encoding (UTF-16 unless the client offers another)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+from pygls.workspace import TextDocument
+
+from calcformula import __version__
+from calcformula.diagnostics import Diagnostic, Severity
+from calcformula.formatter import FormatError, format_tree
+from calcformula.functions import REGISTRY, Function, lookup
+from calcformula.lexer import Token, tokenize
+from calcformula.nodes import Call, If, Node, Property, PropertyKind, walk
+from calcformula.parser import VALUE_STARTS, expected_terminals
+from calcformula.span import Span
+from calcformula_lsp.analysis import Analysis, Region, Settings, Workspace
+
+log = logging.getLogger("calcformula.lsp")
+DEBOUNCE_SECONDS = 0.08
+TOKEN_TYPES = ["keyword", "function", "variable", "number", "string", "operator", "type"]
+TOKEN_MODIFIERS = ["number", "text", "boolean", "timestamp", "readonly"]
+_KIND_MODIFIER = {
+    PropertyKind.NUMBER: 1,
+    PropertyKind.STRING: 2,
+    PropertyKind.BOOL: 4,
+    PropertyKind.TIMESTAMP: 8,
+}
+_SEVERITY = {
+    Severity.ERROR: types.DiagnosticSeverity.Error,
+    Severity.WARNING: types.DiagnosticSeverity.Warning,
+    Severity.INFO: types.DiagnosticSeverity.Information,
+    Severity.HINT: types.DiagnosticSeverity.Hint,
+}
+KEYWORDS_AFTER_VALUE = {
+    "AND": "and",
+    "OR": "or",
+    "XOR": "xor",
+    "THEN": "then",
+    "ELSE": "else",
+    "ELSEIF": "elseif",
+    "ENDIF": "endif",
+    "EQUALS": "equals",
+}
+
+
+class CalcformulaServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("calcformula", __version__)
+        self.calc_workspace = Workspace(None)
+        self.versions: dict[str, int] = {}
+
+    def analysis(self, uri: str) -> tuple[TextDocument, Analysis]:
+        document = self.workspace.get_text_document(uri)
+        path = Path(to_fs_path(uri) or uri)
+        return document, self.calc_workspace.analyze(path, document.source)
+
+
+server = CalcformulaServer()
+
+
+def _range(document: TextDocument, start: int, end: int) -> types.Range:
+    return types.Range(
+        start=document.client_position_at_offset(start),
+        end=document.client_position_at_offset(max(start, end)),
+    )
+
+
+def _lsp_diagnostic(
+    document: TextDocument, span: Span, diagnostic: Diagnostic, uri: str
+) -> types.Diagnostic:
+    return types.Diagnostic(
+        range=_range(document, span.start, span.end),
+        message=diagnostic.message,
+        severity=_SEVERITY[diagnostic.severity],
+        code=diagnostic.code,
+        source="calcformula",
+        code_description=types.CodeDescription(
+            href="https://github.com/calcformula/calcformula/blob/main/docs/diagnostics.md#"
+            + diagnostic.code.lower()
+        ),
+        related_information=[
+            types.DiagnosticRelatedInformation(
+                location=types.Location(
+                    uri=uri, range=_range(document, related.span.start, related.span.end)
+                ),
+                message=related.message,
+            )
+            for related in diagnostic.related
+        ]
+        or None,
+    )
+
+
+def publish(ls: CalcformulaServer, uri: str) -> None:
+    try:
+        document, analysis = ls.analysis(uri)
+    except KeyError:
+        return
+    diagnostics = [_lsp_diagnostic(document, span, d, uri) for span, d in analysis.diagnostics]
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics, version=document.version)
+    )
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: CalcformulaServer, params: types.InitializeParams) -> None:
+    root: Path | None = None
+    if params.workspace_folders:
+        root = Path(to_fs_path(params.workspace_folders[0].uri) or ".")
+    elif params.root_uri:
+        root = Path(to_fs_path(params.root_uri) or ".")
+    ls.calc_workspace = Workspace(root, Settings.from_client(params.initialization_options))
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+def did_change_configuration(
+    ls: CalcformulaServer, params: types.DidChangeConfigurationParams
+) -> None:
+    ls.calc_workspace.settings = Settings.from_client(params.settings)
+    ls.calc_workspace.invalidate()
+    for uri in list(ls.workspace.text_documents):
+        publish(ls, uri)
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched_files(
+    ls: CalcformulaServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    ls.calc_workspace.invalidate()
+    for uri in list(ls.workspace.text_documents):
+        publish(ls, uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+def did_open(ls: CalcformulaServer, params: types.DidOpenTextDocumentParams) -> None:
+    publish(ls, params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+def did_save(ls: CalcformulaServer, params: types.DidSaveTextDocumentParams) -> None:
+    if Path(to_fs_path(params.text_document.uri) or "").name.startswith("calcformula.y"):
+        ls.calc_workspace.invalidate()
+    publish(ls, params.text_document.uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+async def did_change(ls: CalcformulaServer, params: types.DidChangeTextDocumentParams) -> None:
+    uri = params.text_document.uri
+    version = params.text_document.version
+    ls.versions[uri] = version
+    await asyncio.sleep(DEBOUNCE_SECONDS)  # typing fast: only the last edit is checked
+    if ls.versions.get(uri) == version:
+        publish(ls, uri)
+
+
+@server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+def did_close(ls: CalcformulaServer, params: types.DidCloseTextDocumentParams) -> None:
+    ls.versions.pop(params.text_document.uri, None)
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
+    )
+
+
+# --- completion --------------------------------------------------------------------------------
+
+
+def _snippet(function: Function) -> str:
+    if not function.known_signature or not function.params:
+        return f"{function.name}($0)" if function.known_signature is False else f"{function.name}()"
+    parts = [f"${{{i + 1}:{p.name}}}" for i, p in enumerate(function.params) if not p.optional]
+    return f"{function.name}({', '.join(parts)})"
+
+
+def _function_doc(function: Function) -> str:
+    lines = [
+        f"```\n{function.signature}\n```",
+        function.summary,
+        f"*Evidence:* {function.evidence.value}. *Blanks:* {function.blanks.value}.",
+    ]
+    if function.notes:
+        lines.append(function.notes)
+    for example in function.examples[:2]:
+        record = ", ".join(f"{k} = {v!r}" for k, v in example.record)
+        lines.append(
+            f"`{example.formula}` → `{example.result}`" + (f" (with {record})" if record else "")
+        )
+    return "\n\n".join(lines)
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["(", ","])
+)
+def completion(ls: CalcformulaServer, params: types.CompletionParams) -> types.CompletionList:
+    document, analysis = ls.analysis(params.text_document.uri)
+    offset = document.offset_at_position(params.position)
+    found = analysis.region_at(offset)
+    if found is None:
+        return types.CompletionList(is_incomplete=False, items=[])
+    region, inner = found
+    before = region.text[:inner]
+    prefix = re.search(r"[A-Za-z_][A-Za-z0-9_]*$", before)
+    start = inner - len(prefix.group()) if prefix else inner
+    expected = expected_terminals(region.text[:start])
+    snippets = _snippets_supported(ls)
+    replace = _range(document, region.to_document(start), region.to_document(inner))
+    items: list[types.CompletionItem] = []
+
+    def add(
+        label: str,
+        kind: types.CompletionItemKind,
+        insert: str,
+        detail: str = "",
+        documentation: str = "",
+        snippet: bool = False,
+        sort: str = "5",
+    ) -> None:
+        items.append(
+            types.CompletionItem(
+                label=label,
+                kind=kind,
+                detail=detail or None,
+                documentation=types.MarkupContent(
+                    kind=types.MarkupKind.Markdown, value=documentation
+                )
+                if documentation
+                else None,
+                text_edit=types.TextEdit(range=replace, new_text=insert),
+                insert_text_format=types.InsertTextFormat.Snippet
+                if snippet and snippets
+                else types.InsertTextFormat.PlainText,
+                sort_text=f"{sort}{label}",
+                filter_text=label,
+            )
+        )
+
+    wrapper_context = expected == {"NAME"}
+    # After a complete value another value would be implicit multiplication: possible, but
+    # almost never meant, so only operators and keywords are offered there.
+    after_value = bool(expected & {"PLUS", "STAR", "AND", "OR", "THEN", "EQ"})
+    if after_value:
+        expected = expected - VALUE_STARTS
+    schema = region.schema
+    if wrapper_context or expected & (VALUE_STARTS - {"MINUS", "NOT", "MISSING"}):
+        wanted_kind = _wrapper_before(region.text[:start]) if wrapper_context else None
+        if schema is not None:
+            for info in schema.properties.values():
+                if wanted_kind is not None and info.reads_as is not wanted_kind:
+                    continue
+                insert = info.name if wanted_kind is not None else info.reference
+                where = f", {info.object_name}" if info.object_name else ""
+                add(
+                    info.name,
+                    types.CompletionItemKind.Field,
+                    insert,
+                    f"{info.label} ({info.type}{where})",
+                    f"**{info.label or info.name}**: {info.type} property"
+                    + (f" of {info.object_name}" if info.object_name else "")
+                    + (f", group {info.group}" if info.group else "")
+                    + f"\n\nRead as `{info.reference}`.",
+                    sort="1",
+                )
+    if not wrapper_context and expected & VALUE_STARTS:
+        for function in sorted(REGISTRY.values(), key=lambda f: f.name):
+            add(
+                function.name,
+                types.CompletionItemKind.Function,
+                _snippet(function) if snippets else function.name + "(",
+                function.signature,
+                _function_doc(function),
+                snippet=True,
+                sort="2",
+            )
+        for word, insert in (
+            ("if", "if ${1:condition} then ${2:value} else ${0:value}"),
+            ("not", "not "),
+            ("true", "true"),
+            ("false", "false"),
+            ("e", "e"),
+            ("NOW", "NOW"),
+        ):
+            add(
+                word,
+                types.CompletionItemKind.Keyword,
+                insert if snippets else word,
+                snippet=word == "if",
+                sort="3",
+            )
+        for wrapper, what in (
+            ("string", "text"),
+            ("bool", "a checkbox"),
+            ("timestamp", "when it last changed"),
+        ):
+            add(
+                f"{wrapper}(…)",
+                types.CompletionItemKind.Keyword,
+                f"{wrapper}(${{1:property}})" if snippets else f"{wrapper}(",
+                f"read a property as {what}",
+                snippet=True,
+                sort="3",
+            )
+    for terminal, word in KEYWORDS_AFTER_VALUE.items():
+        if terminal in expected:
+            add(word, types.CompletionItemKind.Keyword, word, sort="4")
+    return types.CompletionList(is_incomplete=False, items=items)
+
+
+def _snippets_supported(ls: CalcformulaServer) -> bool:
+    document = ls.client_capabilities.text_document
+    completion = document.completion if document is not None else None
+    item = completion.completion_item if completion is not None else None
+    return bool(item is not None and item.snippet_support)
+
+
+def _wrapper_before(text: str) -> PropertyKind | None:
+    matched = re.search(r"(string|bool|timestamp)\s*\(\s*$", text, re.IGNORECASE)
+    if not matched:
+        return None
+    return {"string": PropertyKind.STRING, "bool": PropertyKind.BOOL}.get(matched.group(1).lower())
+
+
+# --- hover, signature help, definition ------------------------------------------------------
+
+
+def _node_at(region: Region, offset: int) -> Node | None:
+    best: Node | None = None
+    for node in walk(region.result.tree):
+        if node.span.start <= offset <= node.span.end and (
+            best is None or node.span.end - node.span.start <= best.span.end - best.span.start
+        ):
+            best = node
+    return best
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+def hover(ls: CalcformulaServer, params: types.HoverParams) -> types.Hover | None:
+    document, analysis = ls.analysis(params.text_document.uri)
+    offset = document.offset_at_position(params.position)
+    found = analysis.region_at(offset)
+    if found is None:
+        return None
+    region, inner = found
+    node = _node_at(region, inner)
+    if node is None:
+        return None
+    span = node.span
+    text: str
+    if isinstance(node, Call) and node.name_span.start <= inner <= node.name_span.end:
+        function = lookup(node.name)
+        if function is None:
+            return None
+        text, span = _function_doc(function), node.name_span
+    elif isinstance(node, Property):
+        info = region.result.property_of(node)
+        kind = region.result.type_of(node).value
+        if info is not None:
+            text = (
+                f"**{info.label or info.name}** (`{info.name}`)\n\n{info.type} property"
+                + (f" of {info.object_name}" if info.object_name else "")
+                + (f", group `{info.group}`" if info.group else "")
+                + f"\n\nRead here as {kind}."
+            )
+            if info.options:
+                text += "\n\nOptions: " + ", ".join(f"`{o}`" for o in info.options[:12])
+        else:
+            text = f"`{node.name}`: a property read as {kind}"
+    else:
+        text = f"`{region.text[span.start : span.end][:60]}`: {region.result.type_of(node).value}"
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+        range=_range(document, region.to_document(span.start), region.to_document(span.end)),
+    )
+
+
+def _open_call(tokens: list[Token]) -> tuple[Function, int] | None:
+    depth = 0
+    commas = 0
+    for index in range(len(tokens) - 1, -1, -1):
+        kind = tokens[index].type
+        if kind == "RPAR":
+            depth += 1
+        elif kind == "LPAR":
+            if depth == 0:
+                if index > 0 and tokens[index - 1].type == "NAME":
+                    function = lookup(tokens[index - 1].value)
+                    if function is not None:
+                        return function, commas
+                commas = 0
+                continue
+            depth -= 1
+        elif kind == "COMMA" and depth == 0:
+            commas += 1
+    return None
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_SIGNATURE_HELP,
+    types.SignatureHelpOptions(trigger_characters=["(", ","], retrigger_characters=[","]),
+)
+def signature_help(
+    ls: CalcformulaServer, params: types.SignatureHelpParams
+) -> types.SignatureHelp | None:
+    document, analysis = ls.analysis(params.text_document.uri)
+    offset = document.offset_at_position(params.position)
+    found = analysis.region_at(offset)
+    if found is None:
+        return None
+    region, inner = found
+    tokens, _ = tokenize(region.text[:inner])
+    call = _open_call(tokens)
+    if call is None:
+        return None
+    function, commas = call
+    parameters = [
+        types.ParameterInformation(label=f"{p.name}: {p.type.value}", documentation=p.doc or None)
+        for p in function.params
+    ]
+    if function.variadic:
+        active = min(commas, len(parameters) - 1)
+    else:
+        active = min(commas, max(len(parameters) - 1, 0))
+    return types.SignatureHelp(
+        signatures=[
+            types.SignatureInformation(
+                label=function.signature,
+                parameters=parameters,
+                documentation=types.MarkupContent(
+                    kind=types.MarkupKind.Markdown, value=function.summary
+                ),
+            )
+        ],
+        active_signature=0,
+        active_parameter=active if parameters else None,
+    )
+
+
+@server.feature(types.TEXT_DOCUMENT_DEFINITION)
+def definition(
+    ls: CalcformulaServer, params: types.DefinitionParams
+) -> list[types.Location] | None:
+    document, analysis = ls.analysis(params.text_document.uri)
+    offset = document.offset_at_position(params.position)
+    found = analysis.region_at(offset)
+    if found is None:
+        return None
+    region, inner = found
+    node = _node_at(region, inner)
+    if not isinstance(node, Property):
+        return None
+    manifest = ls.calc_workspace.manifest()
+    if manifest is not None:
+        for prop in manifest.properties:
+            if prop.name == node.name and prop.span is not None:
+                return [
+                    types.Location(
+                        uri=manifest.path.resolve().as_uri(),
+                        range=types.Range(
+                            start=types.Position(line=prop.span.line - 1, character=0),
+                            end=types.Position(line=prop.span.line - 1, character=0),
+                        ),
+                    )
+                ]
+    for path in ls.calc_workspace.schema_files():
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            continue
+        needle = re.compile(r'"name"\s*:\s*"' + re.escape(node.name) + '"')
+        for number, line in enumerate(lines):
+            matched = needle.search(line)
+            if matched:
+                return [
+                    types.Location(
+                        uri=path.resolve().as_uri(),
+                        range=types.Range(
+                            start=types.Position(line=number, character=matched.start()),
+                            end=types.Position(line=number, character=matched.end()),
+                        ),
+                    )
+                ]
+    return None
+
+
+# --- formatting, quick fixes ----------------------------------------------------------------
+
+
+@server.feature(types.TEXT_DOCUMENT_FORMATTING)
+def formatting(
+    ls: CalcformulaServer, params: types.DocumentFormattingParams
+) -> list[types.TextEdit] | None:
+    document, analysis = ls.analysis(params.text_document.uri)
+    if analysis.manifest is not None or not analysis.regions:
+        return None
+    result = analysis.regions[0].result.parse
+    if not result.ok:
+        return None
+    try:
+        text = format_tree(result.tree, ls.calc_workspace.settings.format_style) + "\n"  # type: ignore[arg-type]
+    except FormatError:
+        return None
+    if text == document.source:
+        return []
+    return [types.TextEdit(range=_range(document, 0, len(document.source)), new_text=text)]
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_CODE_ACTION,
+    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+)
+def code_action(ls: CalcformulaServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    document, analysis = ls.analysis(params.text_document.uri)
+    start = document.offset_at_position(params.range.start)
+    end = document.offset_at_position(params.range.end)
+    actions: list[types.CodeAction] = []
+    for span, diagnostic in analysis.diagnostics:
+        if not diagnostic.fixes or span.end < start or span.start > end:
+            continue
+        region = next(
+            (
+                r
+                for r in analysis.regions
+                if r.result.diagnostics and diagnostic in r.result.diagnostics
+            ),
+            None,
+        )
+        for fix in diagnostic.fixes:
+            edits = []
+            for edit in fix.edits:
+                a, b = edit.span.start, edit.span.end
+                if region is not None:
+                    a, b = region.to_document(a), region.to_document(b)
+                edits.append(types.TextEdit(range=_range(document, a, b), new_text=edit.new_text))
+            actions.append(
+                types.CodeAction(
+                    title=fix.title,
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[
+                        _lsp_diagnostic(document, span, diagnostic, params.text_document.uri)
+                    ],
+                    edit=types.WorkspaceEdit(changes={params.text_document.uri: edits}),
+                    is_preferred=len(diagnostic.fixes) == 1,
+                )
+            )
+    return actions
+
+
+# --- semantic tokens, folding --------------------------------------------------------------
+
+_TOKEN_KIND = {
+    "NUMBER": 3,
+    "STRING": 4,
+    "TRUE": 0,
+    "FALSE": 0,
+    "E": 0,
+    "NOW": 0,
+    "TARGET": 0,
+    "STRING_WRAPPER": 6,
+    "BOOL_WRAPPER": 6,
+    "TIMESTAMP_WRAPPER": 6,
+}
+_OPERATOR_TYPES = {"PLUS", "MINUS", "STAR", "SLASH", "LT", "GT", "LE", "GE", "EQ", "NE"}
+_WRAPPER_KIND = {
+    "STRING_WRAPPER": PropertyKind.STRING,
+    "BOOL_WRAPPER": PropertyKind.BOOL,
+    "TIMESTAMP_WRAPPER": PropertyKind.TIMESTAMP,
+}
+
+
+@server.feature(
+    types.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
+    types.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOKEN_MODIFIERS),
+)
+def semantic_tokens(
+    ls: CalcformulaServer, params: types.SemanticTokensParams
+) -> types.SemanticTokens:
+    document, analysis = ls.analysis(params.text_document.uri)
+    data: list[int] = []
+    last_line = last_start = 0
+    entries: list[tuple[int, int, int, int]] = []  # start, end (document), type, modifiers
+    for region in analysis.regions:
+        tokens = [t for t in region.result.parse.tokens if not t.synthetic]
+        for index, token in enumerate(tokens):
+            kind = token.type
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            previous = tokens[index - 2] if index >= 2 else None
+            if kind == "NAME":
+                if following is not None and following.type == "LPAR":
+                    token_type, modifiers = 1, 0
+                else:
+                    wrapper = (
+                        previous.type
+                        if previous is not None and tokens[index - 1].type == "LPAR"
+                        else ""
+                    )
+                    token_type = 2
+                    modifiers = _KIND_MODIFIER[_WRAPPER_KIND.get(wrapper, PropertyKind.NUMBER)]
+            elif kind in _TOKEN_KIND:
+                token_type, modifiers = _TOKEN_KIND[kind], 16 if kind in ("E", "NOW") else 0
+            elif kind in _OPERATOR_TYPES:
+                token_type, modifiers = 5, 0
+            elif kind in (
+                "IF",
+                "THEN",
+                "ELSE",
+                "ELSEIF",
+                "ENDIF",
+                "AND",
+                "OR",
+                "XOR",
+                "NOT",
+                "EQUALS",
+            ):
+                token_type, modifiers = 0, 0
+            else:
+                continue
+            start = region.to_document(token.span.start)
+            end = region.to_document(token.span.end)
+            entries.append((start, end, token_type, modifiers))
+    entries.sort()
+    for start, end, token_type, modifiers in entries:
+        first = document.client_position_at_offset(start)
+        last = document.client_position_at_offset(end)
+        if first.line != last.line:
+            continue  # a token over several lines (a multi-line string) is not highlighted
+        delta_line = first.line - last_line
+        delta_start = first.character - last_start if delta_line == 0 else first.character
+        data.extend(
+            [delta_line, delta_start, last.character - first.character, token_type, modifiers]
+        )
+        last_line, last_start = first.line, first.character
+    return types.SemanticTokens(data=data)
+
+
+@server.feature(types.TEXT_DOCUMENT_FOLDING_RANGE)
+def folding_range(
+    ls: CalcformulaServer, params: types.FoldingRangeParams
+) -> list[types.FoldingRange]:
+    document, analysis = ls.analysis(params.text_document.uri)
+    ranges: list[types.FoldingRange] = []
+    for region in analysis.regions:
+        for node in walk(region.result.tree):
+            if not isinstance(node, If):
+                continue
+            starts = [b.keyword_span.start for b in node.branches]
+            if node.else_span is not None:
+                starts.append(node.else_span.start)
+            starts.append(node.span.end)
+            for first, following in itertools.pairwise(starts):
+                a = document.client_position_at_offset(region.to_document(first)).line
+                b = document.client_position_at_offset(region.to_document(following)).line
+                if b - 1 > a:
+                    ranges.append(
+                        types.FoldingRange(
+                            start_line=a, end_line=b - 1, kind=types.FoldingRangeKind.Region
+                        )
+                    )
+            a = document.client_position_at_offset(region.to_document(node.span.start)).line
+            b = document.client_position_at_offset(region.to_document(node.span.end)).line
+            if b > a:
+                ranges.append(
+                    types.FoldingRange(start_line=a, end_line=b, kind=types.FoldingRangeKind.Region)
+                )
+    return ranges
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    server.start_io()
+
+
+__all__ = ["Any", "main", "server"]
