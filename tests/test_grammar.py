@@ -91,8 +91,12 @@ def test_grammar_ships_inside_the_wheel(tmp_path: Path) -> None:
     packaged = ROOT / "calcformula" / "data" / "calcformula.lark"
     assert packaged.is_symlink() and packaged.resolve() == (ROOT / "grammar" / "calcformula.lark")
     assert grammar_path().read_text() == (ROOT / "grammar" / "calcformula.lark").read_text()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path),
-                    str(ROOT)], check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     [wheel] = tmp_path.glob("calcformula-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())

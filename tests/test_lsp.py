@@ -28,18 +28,21 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@pytest_lsp.fixture(
+@pytest_lsp.fixture(  # type: ignore[untyped-decorator]
     params=PROFILES,
     config=ClientServerConfig(server_command=[sys.executable, "-m", "calcformula", "lsp"]),
 )
-async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest,
-                 project: Path) -> AsyncIterator[None]:
-    result = await lsp_client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(request.param),
-        root_uri=project.as_uri(),
-        workspace_folders=[types.WorkspaceFolder(uri=project.as_uri(), name="project")],
-        initialization_options={"calcformula": {"formatStyle": "canonical"}},
-    ))
+async def client(
+    lsp_client: LanguageClient, request: pytest.FixtureRequest, project: Path
+) -> AsyncIterator[None]:
+    result = await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities(request.param),
+            root_uri=project.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=project.as_uri(), name="project")],
+            initialization_options={"calcformula": {"formatStyle": "canonical"}},
+        )
+    )
     ENCODINGS[id(lsp_client)] = str(result.capabilities.position_encoding or "utf-16")
     yield
     await lsp_client.shutdown_session()
@@ -47,17 +50,27 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest,
 
 async def open_document(client: LanguageClient, path: Path, text: str | None = None) -> str:
     uri = path.as_uri()
-    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-        uri=uri, language_id="calcformula" if path.suffix == ".calc" else "yaml", version=1,
-        text=text if text is not None else path.read_text())))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri,
+                language_id="calcformula" if path.suffix == ".calc" else "yaml",
+                version=1,
+                text=text if text is not None else path.read_text(),
+            )
+        )
+    )
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     return uri
 
 
 async def change(client: LanguageClient, uri: str, text: str, version: int) -> None:
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
     while True:
         await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         if client.diagnostics.get(uri) is not None:
@@ -82,8 +95,9 @@ async def test_diagnostics_on_open_and_change(client: LanguageClient, project: P
 
 
 @pytest.mark.asyncio
-async def test_manifest_formula_file_gets_schema_and_type(client: LanguageClient,
-                                                          project: Path) -> None:
+async def test_manifest_formula_file_gets_schema_and_type(
+    client: LanguageClient, project: Path
+) -> None:
     path = project / "formulas" / "weighted_amount.calc"
     uri = await open_document(client, path, "amout_in_home_currency * 'x'")
     assert "CF203" in codes(client, uri)  # unknown property: the deals schema is in use
@@ -96,37 +110,47 @@ async def test_diagnostics_inside_the_manifest(client: LanguageClient, project: 
     uri = await open_document(client, path, text)
     [diagnostic] = [d for d in client.diagnostics[uri] if d.code == "CF201"]
     line = text.splitlines()[diagnostic.range.start.line]
-    assert line[diagnostic.range.start.character:diagnostic.range.end.character] == "round_dow"
+    assert line[diagnostic.range.start.character : diagnostic.range.end.character] == "round_dow"
 
 
 @pytest.mark.asyncio
-async def test_completion_of_properties_with_wrappers(client: LanguageClient,
-                                                      project: Path) -> None:
+async def test_completion_of_properties_with_wrappers(
+    client: LanguageClient, project: Path
+) -> None:
     path = project / "formulas" / "amount_in_home_currency.calc"
     text = "if is_present(dea"
     uri = await open_document(client, path, text)
-    result = await client.text_document_completion_async(types.CompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=0, character=len(text))))
-    assert result is not None
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=0, character=len(text)),
+        )
+    )
+    assert isinstance(result, types.CompletionList)
     items = {item.label: item for item in result.items}
     assert items["dealstage"].text_edit is not None
     assert items["dealstage"].text_edit.new_text == "string(dealstage)"  # an enumeration
-    assert items["amount"].text_edit.new_text == "amount"  # type: ignore[union-attr]
+    assert items["amount"].text_edit is not None
+    assert items["amount"].text_edit.new_text == "amount"
     assert "round_down" in items  # functions too, while the formula is still broken
 
 
 @pytest.mark.asyncio
-async def test_completion_after_a_value_offers_operators(client: LanguageClient,
-                                                         project: Path) -> None:
+async def test_completion_after_a_value_offers_operators(
+    client: LanguageClient, project: Path
+) -> None:
     path = project / "scratch2.calc"
     path.write_text("")
     text = "if amount > 1 "
     uri = await open_document(client, path, text)
-    result = await client.text_document_completion_async(types.CompletionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=0, character=len(text))))
-    labels = {item.label for item in result.items} if result else set()
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=0, character=len(text)),
+        )
+    )
+    assert isinstance(result, types.CompletionList)
+    labels = {item.label for item in result.items}
     assert {"then", "and", "or"} <= labels and "round_down" not in labels
 
 
@@ -137,9 +161,12 @@ async def test_hover_function_property_and_type(client: LanguageClient, project:
     uri = await open_document(client, path, text)
 
     async def hover_at(character: int) -> str:
-        result = await client.text_document_hover_async(types.HoverParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            position=types.Position(line=0, character=character)))
+        result = await client.text_document_hover_async(
+            types.HoverParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                position=types.Position(line=0, character=character),
+            )
+        )
         assert result is not None and isinstance(result.contents, types.MarkupContent)
         return result.contents.value
 
@@ -149,15 +176,19 @@ async def test_hover_function_property_and_type(client: LanguageClient, project:
 
 
 @pytest.mark.asyncio
-async def test_signature_help_tracks_the_active_parameter(client: LanguageClient,
-                                                          project: Path) -> None:
+async def test_signature_help_tracks_the_active_parameter(
+    client: LanguageClient, project: Path
+) -> None:
     path = project / "scratch3.calc"
     path.write_text("")
     text = "substring(string(x), 1, "
     uri = await open_document(client, path, text)
-    result = await client.text_document_signature_help_async(types.SignatureHelpParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=0, character=len(text))))
+    result = await client.text_document_signature_help_async(
+        types.SignatureHelpParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=0, character=len(text)),
+        )
+    )
     assert result is not None
     assert result.signatures[0].label.startswith("substring(text: string")
     assert result.active_parameter == 2
@@ -168,16 +199,23 @@ async def test_formatting_and_quick_fixes(client: LanguageClient, project: Path)
     path = project / "scratch4.calc"
     path.write_text("")
     uri = await open_document(client, path, "IF a>1 THEN 'x' ELSE 'y' endif")
-    actions = await client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        range=types.Range(start=types.Position(line=0, character=0),
-                          end=types.Position(line=0, character=30)),
-        context=types.CodeActionContext(diagnostics=[])))
-    assert actions and any("endif" in a.title for a in actions)  # type: ignore[union-attr]
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(
+                start=types.Position(line=0, character=0), end=types.Position(line=0, character=30)
+            ),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert actions and any(isinstance(a, types.CodeAction) and "endif" in a.title for a in actions)
     await change(client, uri, "IF a>1 THEN 'x' ELSE 'y'", 2)
-    edits = await client.text_document_formatting_async(types.DocumentFormattingParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        options=types.FormattingOptions(tab_size=2, insert_spaces=True)))
+    edits = await client.text_document_formatting_async(
+        types.DocumentFormattingParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            options=types.FormattingOptions(tab_size=2, insert_spaces=True),
+        )
+    )
     assert edits and edits[0].new_text == "if a > 1 then 'x' else 'y'\n"
 
 
@@ -185,11 +223,13 @@ async def test_formatting_and_quick_fixes(client: LanguageClient, project: Path)
 async def test_semantic_tokens_and_folding(client: LanguageClient, project: Path) -> None:
     path = project / "formulas" / "lead_tier.calc"
     uri = await open_document(client, path)
-    tokens = await client.text_document_semantic_tokens_full_async(types.SemanticTokensParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    tokens = await client.text_document_semantic_tokens_full_async(
+        types.SemanticTokensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     assert tokens is not None and len(tokens.data) % 5 == 0 and tokens.data[3] == 0  # `if`
-    folds = await client.text_document_folding_range_async(types.FoldingRangeParams(
-        text_document=types.TextDocumentIdentifier(uri=uri)))
+    folds = await client.text_document_folding_range_async(
+        types.FoldingRangeParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
     assert folds and any(f.start_line == 0 for f in folds)
 
 
@@ -197,9 +237,12 @@ async def test_semantic_tokens_and_folding(client: LanguageClient, project: Path
 async def test_definition_jumps_to_the_schema(client: LanguageClient, project: Path) -> None:
     path = project / "formulas" / "amount_in_home_currency.calc"
     uri = await open_document(client, path)
-    result = await client.text_document_definition_async(types.DefinitionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=0, character=16)))
+    result = await client.text_document_definition_async(
+        types.DefinitionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=0, character=16),
+        )
+    )
     assert isinstance(result, list) and result[0].uri.endswith("schema/deals.json")
 
 
@@ -219,12 +262,24 @@ async def test_survives_edits_beyond_the_end(client: LanguageClient, project: Pa
     path = project / "scratch6.calc"
     path.write_text("")
     uri = await open_document(client, path, "a + 1")
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangePartial(
-            range=types.Range(start=types.Position(line=40, character=3),
-                              end=types.Position(line=99, character=0)), text=" * 2")]))
-    result = await client.text_document_hover_async(types.HoverParams(
-        text_document=types.TextDocumentIdentifier(uri=uri),
-        position=types.Position(line=0, character=0)))
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(
+                        start=types.Position(line=40, character=3),
+                        end=types.Position(line=99, character=0),
+                    ),
+                    text=" * 2",
+                )
+            ],
+        )
+    )
+    result = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=0, character=0),
+        )
+    )
     assert result is None or result.contents

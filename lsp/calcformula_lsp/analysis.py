@@ -32,7 +32,7 @@ class Settings:
     """Client settings (`calcformula.*`), with workspace defaults."""
 
     schema: str | None = None  # a schema file or folder for standalone .calc files
-    object: str | None = None  # the object of standalone .calc files
+    object_name: str | None = None  # the object of standalone .calc files
     format_style: str = "canonical"
     lint: bool = True  # False: only errors, no warnings
 
@@ -40,13 +40,13 @@ class Settings:
     def from_client(cls, data: object) -> Settings:
         if not isinstance(data, dict):
             return cls()
-        section = data.get("calcformula", data)  # type: ignore[union-attr]
+        section = data.get("calcformula", data)
         if not isinstance(section, dict):
             return cls()
         style = section.get("formatStyle", "canonical")
         return cls(
             schema=section.get("schema") if isinstance(section.get("schema"), str) else None,
-            object=section.get("object") if isinstance(section.get("object"), str) else None,
+            object_name=section.get("object") if isinstance(section.get("object"), str) else None,
             format_style=style if style in ("canonical", "hubspot") else "canonical",
             lint=section.get("lint", True) is not False,
         )
@@ -174,8 +174,8 @@ class Workspace:
         else:
             prop = None
             schema = None
-            if self.settings.object and self.settings.object in schemas:
-                schema = schemas[self.settings.object]
+            if self.settings.object_name and self.settings.object_name in schemas:
+                schema = schemas[self.settings.object_name]
             elif len(schemas) == 1:
                 schema = next(iter(schemas.values()))
             result = check(text, schema=schema)

@@ -70,10 +70,42 @@ class CalcformulaServer(LanguageServer):
 server = CalcformulaServer()
 
 
+def position_at(document: TextDocument, offset: int) -> types.Position:
+    """The client position (negotiated encoding) of a code-point offset; clamps, never fails
+    (pygls's own conversion fails on an empty document)."""
+    text = document.source
+    offset = max(0, min(offset, len(text)))
+    line = text.count("\n", 0, offset)
+    line_start = text.rfind("\n", 0, offset) + 1
+    units = document.position_codec.client_num_units(text[line_start:offset])
+    return types.Position(line=line, character=units)
+
+
+def offset_at(document: TextDocument, position: types.Position) -> int:
+    """The code-point offset of a client position; positions past a line or the text clamp."""
+    text = document.source
+    line_start = 0
+    for _ in range(position.line):
+        found = text.find("\n", line_start)
+        if found == -1:
+            return len(text)
+        line_start = found + 1
+    line_end = text.find("\n", line_start)
+    if line_end == -1:
+        line_end = len(text)
+    codec = document.position_codec
+    units = 0
+    offset = line_start
+    while offset < line_end and units < position.character:
+        units += codec.client_num_units(text[offset])
+        offset += 1
+    return offset
+
+
 def _range(document: TextDocument, start: int, end: int) -> types.Range:
     return types.Range(
-        start=document.client_position_at_offset(start),
-        end=document.client_position_at_offset(max(start, end)),
+        start=position_at(document, start),
+        end=position_at(document, max(start, end)),
     )
 
 
@@ -204,7 +236,7 @@ def _function_doc(function: Function) -> str:
 )
 def completion(ls: CalcformulaServer, params: types.CompletionParams) -> types.CompletionList:
     document, analysis = ls.analysis(params.text_document.uri)
-    offset = document.offset_at_position(params.position)
+    offset = offset_at(document, params.position)
     found = analysis.region_at(offset)
     if found is None:
         return types.CompletionList(is_incomplete=False, items=[])
@@ -346,7 +378,7 @@ def _node_at(region: Region, offset: int) -> Node | None:
 @server.feature(types.TEXT_DOCUMENT_HOVER)
 def hover(ls: CalcformulaServer, params: types.HoverParams) -> types.Hover | None:
     document, analysis = ls.analysis(params.text_document.uri)
-    offset = document.offset_at_position(params.position)
+    offset = offset_at(document, params.position)
     found = analysis.region_at(offset)
     if found is None:
         return None
@@ -412,7 +444,7 @@ def signature_help(
     ls: CalcformulaServer, params: types.SignatureHelpParams
 ) -> types.SignatureHelp | None:
     document, analysis = ls.analysis(params.text_document.uri)
-    offset = document.offset_at_position(params.position)
+    offset = offset_at(document, params.position)
     found = analysis.region_at(offset)
     if found is None:
         return None
@@ -450,7 +482,7 @@ def definition(
     ls: CalcformulaServer, params: types.DefinitionParams
 ) -> list[types.Location] | None:
     document, analysis = ls.analysis(params.text_document.uri)
-    offset = document.offset_at_position(params.position)
+    offset = offset_at(document, params.position)
     found = analysis.region_at(offset)
     if found is None:
         return None
@@ -520,8 +552,8 @@ def formatting(
 )
 def code_action(ls: CalcformulaServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     document, analysis = ls.analysis(params.text_document.uri)
-    start = document.offset_at_position(params.range.start)
-    end = document.offset_at_position(params.range.end)
+    start = offset_at(document, params.range.start)
+    end = offset_at(document, params.range.end)
     actions: list[types.CodeAction] = []
     for span, diagnostic in analysis.diagnostics:
         if not diagnostic.fixes or span.end < start or span.start > end:
@@ -629,8 +661,8 @@ def semantic_tokens(
             entries.append((start, end, token_type, modifiers))
     entries.sort()
     for start, end, token_type, modifiers in entries:
-        first = document.client_position_at_offset(start)
-        last = document.client_position_at_offset(end)
+        first = position_at(document, start)
+        last = position_at(document, end)
         if first.line != last.line:
             continue  # a token over several lines (a multi-line string) is not highlighted
         delta_line = first.line - last_line
@@ -657,16 +689,16 @@ def folding_range(
                 starts.append(node.else_span.start)
             starts.append(node.span.end)
             for first, following in itertools.pairwise(starts):
-                a = document.client_position_at_offset(region.to_document(first)).line
-                b = document.client_position_at_offset(region.to_document(following)).line
+                a = position_at(document, region.to_document(first)).line
+                b = position_at(document, region.to_document(following)).line
                 if b - 1 > a:
                     ranges.append(
                         types.FoldingRange(
                             start_line=a, end_line=b - 1, kind=types.FoldingRangeKind.Region
                         )
                     )
-            a = document.client_position_at_offset(region.to_document(node.span.start)).line
-            b = document.client_position_at_offset(region.to_document(node.span.end)).line
+            a = position_at(document, region.to_document(node.span.start)).line
+            b = position_at(document, region.to_document(node.span.end)).line
             if b > a:
                 ranges.append(
                     types.FoldingRange(start_line=a, end_line=b, kind=types.FoldingRangeKind.Region)
