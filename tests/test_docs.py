@@ -10,13 +10,13 @@ import pytest
 import calcformula
 import calcformula.checker
 import calcformula.parser
-from calcformula.docgen import DOCS, PAGES
+from calcformula.docgen import GENERATED
 
 
-@pytest.mark.parametrize("name", sorted(PAGES))
-def test_generated_page_is_current(name: str) -> None:
-    committed = (DOCS / name).read_text(encoding="utf-8")
-    assert committed == PAGES[name](), f"run: python -m calcformula.docgen ({name} is stale)"
+@pytest.mark.parametrize("path", sorted(GENERATED), ids=lambda p: p.name)
+def test_generated_file_is_current(path: Path) -> None:
+    committed = path.read_text(encoding="utf-8")
+    assert committed == GENERATED[path](), f"run: python -m calcformula.docgen ({path} is stale)"
 
 
 @pytest.mark.parametrize("module", [calcformula, calcformula.checker, calcformula.parser])
