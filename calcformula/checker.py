@@ -600,36 +600,59 @@ class _Guards:
 
 
 def _precedence_lints(checker: _Checker, tree: Node) -> None:
+    """Literal division by zero, and one CF403 per `+`/`-` chain that mixes in `*` or `/`
+    without parentheses (with one fix that parenthesises every such term)."""
     from calcformula.nodes import walk
 
-    for node in walk(tree):
+    sums = (BinaryOp.ADD, BinaryOp.SUB)
+    inner: set[int] = set()
+    nodes = list(walk(tree))
+    for node in nodes:
+        if isinstance(node, Binary) and node.op in sums:
+            left = node.left
+            if isinstance(left, Binary) and left.op in sums and left.parens == 0:
+                inner.add(id(left))
+    for node in nodes:
         if (
             isinstance(node, Binary)
-            and node.op in (BinaryOp.DIV,)
+            and node.op is BinaryOp.DIV
             and isinstance(node.right, Number)
             and node.right.value == 0
         ):
             checker.report(codes.DIVISION_BY_ZERO.at(node.right.span))
-        if not (isinstance(node, Binary) and node.op in (BinaryOp.ADD, BinaryOp.SUB)):
+        if not (isinstance(node, Binary) and node.op in sums) or id(node) in inner:
             continue
-        for child in (node.left, node.right):
-            if (
-                isinstance(child, Binary)
-                and child.op in (BinaryOp.MUL, BinaryOp.DIV)
-                and child.parens == 0
-                and not child.implicit
-            ):
-                explicit = "(" + checker.source(child) + ")"
-                whole = checker.source(node) if node.parens == 0 else checker.source(node)[1:-1]
-                shown = whole.replace(checker.source(child), explicit, 1)
-                checker.report(
-                    codes.AMBIGUOUS_PRECEDENCE.at(
-                        child.span,
-                        text=_short(whole),
-                        explicit=_short(shown),
-                        fixes=(Fix("Add parentheses", (TextEdit(child.span, explicit),)),),
-                    )
-                )
+        operands = _operands(node)
+        mixed = [
+            child
+            for child in operands
+            if isinstance(child, Binary)
+            and child.op in (BinaryOp.MUL, BinaryOp.DIV)
+            and child.parens == 0
+            and not child.implicit
+        ]
+        if not mixed:
+            continue
+        first = mixed[0]
+        explicit = "(" + checker.source(first) + ")"
+        whole = checker.source(node) if node.parens == 0 else checker.source(node)[1:-1]
+        shown = whole.replace(checker.source(first), explicit, 1)
+        if len(mixed) > 1:
+            shown = _short(shown, 40) + f" (and {len(mixed) - 1} more terms like it)"
+        checker.report(
+            codes.AMBIGUOUS_PRECEDENCE.at(
+                first.span,
+                text=_short(whole),
+                explicit=_short(shown, 90),
+                related=tuple(Related(m.span, "read as if in parentheses") for m in mixed[1:6]),
+                fixes=(
+                    Fix(
+                        "Add parentheses",
+                        tuple(TextEdit(m.span, "(" + checker.source(m) + ")") for m in mixed),
+                    ),
+                ),
+            )
+        )
 
 
 def _short(text: str, limit: int = 60) -> str:

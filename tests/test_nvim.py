@@ -26,10 +26,20 @@ def test_neovim_gets_diagnostics_completion_and_hover(tmp_path: Path) -> None:
     project = tmp_path / "project"
     shutil.copytree(ROOT / "examples", project)
     out = tmp_path / "result.json"
-    env = {**os.environ, "CF_ROOT": str(project), "CF_OUT": str(out), "CF_PYTHON": sys.executable,
-           "HOME": str(tmp_path)}
-    subprocess.run([nvim, "--headless", "--clean", "-c", f"luafile {ROOT / 'tests/nvim/e2e.lua'}"],
-                   env=env, timeout=120, check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "CF_ROOT": str(project),
+        "CF_OUT": str(out),
+        "CF_PYTHON": sys.executable,
+        "HOME": str(tmp_path),
+    }
+    subprocess.run(
+        [nvim, "--headless", "--clean", "-c", f"luafile {ROOT / 'tests/nvim/e2e.lua'}"],
+        env=env,
+        timeout=120,
+        check=True,
+        capture_output=True,
+    )
     result = json.loads(out.read_text())
     assert "error" not in result, result.get("error")
     codes = {d["code"] for d in result["diagnostics"]}

@@ -100,10 +100,12 @@ class Workspace:
         self.settings = settings or Settings()
         self._manifest_cache: tuple[float, Manifest] | None = None
         self._schemas: dict[str, Schema] | None = None
+        self.generation = 0  # bumped whenever settings, schemas or the manifest change
 
     def invalidate(self) -> None:
         self._manifest_cache = None
         self._schemas = None
+        self.generation += 1
 
     def manifest(self) -> Manifest | None:
         if self.root is None:
@@ -115,6 +117,7 @@ class Workspace:
         if self._manifest_cache is None or self._manifest_cache[0] != stamp:
             self._manifest_cache = (stamp, load_manifest(path))
             self._schemas = None
+            self.generation += 1
         return self._manifest_cache[1]
 
     def schemas(self) -> dict[str, Schema]:

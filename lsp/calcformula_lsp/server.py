@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -60,11 +61,20 @@ class CalcformulaServer(LanguageServer):
         super().__init__("calcformula", __version__)
         self.calc_workspace = Workspace(None)
         self.versions: dict[str, int] = {}
+        self.last_change: dict[str, float] = {}
+        self.cache: dict[str, tuple[tuple[int | None, int, int], Analysis]] = {}
 
     def analysis(self, uri: str) -> tuple[TextDocument, Analysis]:
+        """The document's analysis, computed once per version (and workspace state)."""
         document = self.workspace.get_text_document(uri)
+        key = (document.version, self.calc_workspace.generation, hash(document.source))
+        cached = self.cache.get(uri)
+        if cached is not None and cached[0] == key:
+            return document, cached[1]
         path = Path(to_fs_path(uri) or uri)
-        return document, self.calc_workspace.analyze(path, document.source)
+        analysis = self.calc_workspace.analyze(path, document.source)
+        self.cache[uri] = (key, analysis)
+        return document, analysis
 
 
 server = CalcformulaServer()
@@ -77,8 +87,17 @@ def position_at(document: TextDocument, offset: int) -> types.Position:
     offset = max(0, min(offset, len(text)))
     line = text.count("\n", 0, offset)
     line_start = text.rfind("\n", 0, offset) + 1
-    units = document.position_codec.client_num_units(text[line_start:offset])
-    return types.Position(line=line, character=units)
+    return types.Position(line=line, character=_units(document, text[line_start:offset]))
+
+
+def _units(document: TextDocument, text: str) -> int:
+    """Length of `text` in the negotiated encoding's code units (computed in C)."""
+    encoding = document.position_codec.encoding
+    if encoding == types.PositionEncodingKind.Utf8:
+        return len(text.encode("utf-8", "surrogatepass"))
+    if encoding == types.PositionEncodingKind.Utf32:
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def offset_at(document: TextDocument, position: types.Position) -> int:
@@ -93,11 +112,10 @@ def offset_at(document: TextDocument, position: types.Position) -> int:
     line_end = text.find("\n", line_start)
     if line_end == -1:
         line_end = len(text)
-    codec = document.position_codec
     units = 0
     offset = line_start
     while offset < line_end and units < position.character:
-        units += codec.client_num_units(text[offset])
+        units += _units(document, text[offset])
         offset += 1
     return offset
 
@@ -189,10 +207,18 @@ def did_save(ls: CalcformulaServer, params: types.DidSaveTextDocumentParams) -> 
 
 @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
 async def did_change(ls: CalcformulaServer, params: types.DidChangeTextDocumentParams) -> None:
+    """Checks at once after a quiet moment; while edits come fast, only the last is checked
+    (leading- and trailing-edge debounce)."""
     uri = params.text_document.uri
     version = params.text_document.version
     ls.versions[uri] = version
-    await asyncio.sleep(DEBOUNCE_SECONDS)  # typing fast: only the last edit is checked
+    now = asyncio.get_running_loop().time()
+    quiet = now - ls.last_change.get(uri, float("-inf")) > DEBOUNCE_SECONDS
+    ls.last_change[uri] = now
+    if quiet:
+        publish(ls, uri)
+        return
+    await asyncio.sleep(DEBOUNCE_SECONDS)
     if ls.versions.get(uri) == version:
         publish(ls, uri)
 
@@ -200,6 +226,7 @@ async def did_change(ls: CalcformulaServer, params: types.DidChangeTextDocumentP
 @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: CalcformulaServer, params: types.DidCloseTextDocumentParams) -> None:
     ls.versions.pop(params.text_document.uri, None)
+    ls.cache.pop(params.text_document.uri, None)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=params.text_document.uri, diagnostics=[])
     )
@@ -708,7 +735,19 @@ def folding_range(
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    server.start_io()
+    profile = os.environ.get("CALCFORMULA_LSP_PROFILE")  # for developers: a cProfile file
+    if not profile:
+        server.start_io()
+        return
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        server.start_io()
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile)
 
 
 __all__ = ["Any", "main", "server"]
