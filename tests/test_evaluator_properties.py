@@ -3,6 +3,8 @@ and compiled evaluators must agree, and a formula the checker accepts never rais
 
 from __future__ import annotations
 
+import re
+
 import hypothesis.strategies as st
 from hypothesis import HealthCheck, given, settings
 
@@ -186,3 +188,65 @@ def test_accepted_formulas_never_raise(text: str, record: dict[str, object]) -> 
     reference = evaluate_tree(checked.tree, record, None, CONTEXT)
     fast = CompiledFormula(checked, None, CONTEXT).evaluate(record)
     assert (fast.value, fast.evaluable) == (reference.value, reference.evaluable)
+
+
+HOSTILE = [
+    "'); import os; os.system('x'); ('",
+    '" + __import__("os") + "',
+    "\\n    return 1\\n",
+    "K[0]",
+    "record",
+    "sink",
+    "t1",
+    "__builtins__",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(HOSTILE), min_size=1, max_size=3),
+    st.sampled_from(["x__import__", "os_system", "k", "t1", "record", "sink", "formula"]),
+)
+def test_generated_source_never_contains_formula_text(pieces: list[str], name: str) -> None:
+    from calcformula.evaluator.codegen import generate
+
+    literal = "'" + "".join(pieces).replace("\\", "\\\\").replace("'", "\\'") + "'"
+    text = f"if string({name}) = {literal} then {literal} + string({name}) else 'ok'"
+    checked = check(text)
+    assert checked.ok, checked.diagnostics
+    function = generate(checked, None, CONTEXT)
+    source = function.__source__  # type: ignore[attr-defined]
+    # Only a fixed vocabulary: Python keywords, the parameters, the constants table and
+    # temporaries. Formula text (names, strings) can never appear, quoted or not.
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source))
+    allowed = {
+        "def",
+        "formula",
+        "record",
+        "sink",
+        "K",
+        "None",
+        "True",
+        "False",
+        "is",
+        "not",
+        "if",
+        "elif",
+        "else",
+        "return",
+        "and",
+        "or",
+    }
+    assert {w for w in words if not re.fullmatch(r"t[0-9]+", w)} <= allowed, words
+    assert "'" not in source and '"' not in source
+    value = function({name: "".join(pieces)}, [])
+    assert value == "".join(pieces) * 2
+
+
+def test_codegen_agrees_on_a_deep_formula() -> None:
+    text = " + ".join(f"coalesce(a{i % 4}, {i})" for i in range(3000))
+    checked = check(text)
+    compiled = CompiledFormula(checked, None, CONTEXT)
+    record = {"a0": "1", "a1": "", "a2": "2.5", "a3": "x"}
+    reference = evaluate_tree(checked.tree, record, None, CONTEXT)
+    assert compiled.evaluate(record).value == reference.value

@@ -10,11 +10,10 @@ chains run in one loop rather than thousands of nested calls. It must agree with
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, cast
 
-from calcformula import codes
 from calcformula.checker import CheckResult
 from calcformula.diagnostics import Diagnostic
 from calcformula.evaluator.context import EvalContext
@@ -25,11 +24,11 @@ from calcformula.evaluator.runtime import (
     NotEvaluable,
     Record,
     add,
-    divide,
+    divide_reporting,
     fast_reader,
-    multiply,
-    problem_diagnostic,
+    function_runner,
     subtract,
+    times_reporting,
 )
 from calcformula.functions import Blanks, Type, Value, lookup
 from calcformula.nodes import (
@@ -49,7 +48,6 @@ from calcformula.nodes import (
     left_spine,
 )
 from calcformula.schema import Schema
-from calcformula.values import EvaluationProblem
 
 Sink = list[Diagnostic]
 _TESTS: dict[BinaryOp, Callable[[Any, Any], bool]] = {
@@ -195,19 +193,9 @@ class _Compiler:
         if op is BinaryOp.SUB:
             return lambda a, b, sink: subtract(a, b)  # type: ignore[arg-type]
 
-        def guarded(a: Value, b: Value, sink: Sink) -> Value:
-            try:
-                if op is BinaryOp.MUL:
-                    return multiply(a, b)  # type: ignore[arg-type]
-                quotient = divide(a, b)  # type: ignore[arg-type]
-            except EvaluationProblem as problem:
-                sink.append(problem_diagnostic(problem, span))
-                return None
-            if quotient is None:
-                sink.append(codes.RUNTIME_DIVISION_BY_ZERO.at(right_span))
-            return quotient
-
-        return guarded
+        if op is BinaryOp.MUL:
+            return times_reporting(span)  # type: ignore[return-value]
+        return divide_reporting(span, right_span)  # type: ignore[return-value]
 
     def _pair(self, node: Binary, left: Code, right: Code) -> Code:
         op = node.op
@@ -307,14 +295,7 @@ class _Compiler:
         context = self.context
         strict = function.blanks is Blanks.PROPAGATE
 
-        def run(values: Sequence[Value], sink: Sink) -> Value:
-            try:
-                return implementation(values, context)
-            except EvaluationProblem as problem:
-                if problem.code == "CF505":
-                    raise NotEvaluable(problem.message, span, "CF505") from None
-                sink.append(problem_diagnostic(problem, span))
-                return None
+        run = function_runner(implementation, context, span)
 
         if len(args) == 1:
             only = args[0]
@@ -381,7 +362,13 @@ class CompiledFormula:
             raise CompileError(checked.diagnostics)
         self.checked = checked
         self.context = context or EvalContext()
-        self._code = _Compiler(checked, schema, self.context).compile(checked.tree)
+        try:
+            from calcformula.evaluator.codegen import generate
+
+            self._code = generate(checked, schema, self.context)
+        except (RecursionError, SyntaxError, MemoryError, ValueError):
+            # Too deep for Python's compiler: nested closures instead, equally correct.
+            self._code = _Compiler(checked, schema, self.context).compile(checked.tree)
 
     def evaluate(self, record: Record, record_id: str | None = None) -> Evaluation:
         sink: Sink = []

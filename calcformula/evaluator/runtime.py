@@ -8,9 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from calcformula import codes
 from calcformula.diagnostics import Diagnostic
@@ -248,3 +248,52 @@ def fast_reader(
 
         return read_bool
     return general
+
+
+def times_reporting(span: Span) -> Callable[[Decimal, Decimal, list[Diagnostic]], Value]:
+    """Exact multiplication; a product out of range is blank with a diagnostic."""
+
+    def times(a: Decimal, b: Decimal, sink: list[Diagnostic]) -> Value:
+        try:
+            return multiply(a, b)
+        except EvaluationProblem as problem:
+            sink.append(problem_diagnostic(problem, span))
+            return None
+
+    return times
+
+
+def divide_reporting(
+    span: Span, divisor: Span
+) -> Callable[[Decimal, Decimal, list[Diagnostic]], Value]:
+    """Division (decision E5); a zero divisor is blank with a note for the record."""
+
+    def quotient(a: Decimal, b: Decimal, sink: list[Diagnostic]) -> Value:
+        try:
+            result = divide(a, b)
+        except EvaluationProblem as problem:
+            sink.append(problem_diagnostic(problem, span))
+            return None
+        if result is None:
+            sink.append(codes.RUNTIME_DIVISION_BY_ZERO.at(divisor))
+        return result
+
+    return quotient
+
+
+def function_runner(
+    implementation: Callable[[Sequence[Value], Any], Value], context: Any, span: Span
+) -> Callable[[Sequence[Value], list[Diagnostic]], Value]:
+    """Calls a registry implementation: a problem is blank with a diagnostic; missing portal
+    data makes the whole formula not evaluable (decision E8)."""
+
+    def run(values: Sequence[Value], sink: list[Diagnostic]) -> Value:
+        try:
+            return implementation(values, context)
+        except EvaluationProblem as problem:
+            if problem.code == "CF505":
+                raise NotEvaluable(problem.message, span, "CF505") from None
+            sink.append(problem_diagnostic(problem, span))
+            return None
+
+    return run
