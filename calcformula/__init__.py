@@ -12,24 +12,54 @@ Decimal('2.5')
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from calcformula.checker import CheckResult, check
 from calcformula.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit
-from calcformula.evaluator import (
-    CompiledFormula,
-    CompileError,
-    EvalContext,
-    Evaluation,
-    PortalContext,
-    evaluate_tree,
-)
 from calcformula.formatter import FormatError, Style, format_tree
-from calcformula.functions import Type, Value
 from calcformula.nodes import Node, dump
 from calcformula.parser import ParseResult, parse
-from calcformula.schema import PropertyInfo, Schema, SchemaError, load_schemas
 from calcformula.span import Span
+
+if TYPE_CHECKING:
+    from calcformula.checker import CheckResult, check
+    from calcformula.evaluator import (
+        CompiledFormula,
+        CompileError,
+        EvalContext,
+        Evaluation,
+        PortalContext,
+    )
+    from calcformula.functions import Type, Value
+    from calcformula.schema import PropertyInfo, Schema, SchemaError, load_schemas
+
+# Loaded on first use, so that `import calcformula; calcformula.parse(...)` stays quick.
+_LAZY = {
+    "CheckResult": "calcformula.checker",
+    "check": "calcformula.checker",
+    "CompiledFormula": "calcformula.evaluator",
+    "CompileError": "calcformula.evaluator",
+    "EvalContext": "calcformula.evaluator",
+    "Evaluation": "calcformula.evaluator",
+    "PortalContext": "calcformula.evaluator",
+    "Type": "calcformula.functions",
+    "Value": "calcformula.functions",
+    "PropertyInfo": "calcformula.schema",
+    "Schema": "calcformula.schema",
+    "SchemaError": "calcformula.schema",
+    "load_schemas": "calcformula.schema",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'calcformula' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 
@@ -56,6 +86,8 @@ def format(source: str | Node | ParseResult, style: Style = "canonical", width: 
 
 
 def _context(now: int | _dt.datetime | None, portal: PortalContext | None) -> EvalContext:
+    from calcformula.evaluator import EvalContext
+
     if now is None:
         return EvalContext(portal=portal)
     if isinstance(now, _dt.datetime):
@@ -82,6 +114,9 @@ def evaluate(
     >>> evaluate("a + b", {"a": "1", "b": ""}).value is None
     True
     """
+    from calcformula.checker import CheckResult, check
+    from calcformula.evaluator import Evaluation, evaluate_tree
+
     checked = formula if isinstance(formula, CheckResult) else check(formula, schema=schema)
     if not checked.ok:
         errors = tuple(d for d in checked.diagnostics if d.is_error)
@@ -102,6 +137,9 @@ def compile(
     >>> [compiled.evaluate({"amount": a}).value for a in ("10", "", "2.5")]
     [Decimal('11.90'), None, Decimal('2.98')]
     """
+    from calcformula.checker import CheckResult, check
+    from calcformula.evaluator import CompiledFormula
+
     checked = formula if isinstance(formula, CheckResult) else check(formula, schema=schema)
     return CompiledFormula(checked, schema, _context(now, portal))
 
