@@ -283,3 +283,21 @@ async def test_survives_edits_beyond_the_end(client: LanguageClient, project: Pa
         )
     )
     assert result is None or result.contents
+
+
+@pytest.mark.asyncio
+async def test_settings_from_the_client_reload(client: LanguageClient, project: Path) -> None:
+    path = project / "scratch7.calc"
+    path.write_text("")
+    uri = await open_document(client, path, "a + b")
+    assert codes(client, uri) == ["CF401"]  # a warning
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"calcformula": {"lint": False}})
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert codes(client, uri) == []  # errors only now
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"calcformula": {"lint": True}})
+    )
+    await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    assert codes(client, uri) == ["CF401"]
