@@ -301,3 +301,48 @@ async def test_settings_from_the_client_reload(client: LanguageClient, project: 
     )
     await client.wait_for_notification(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
     assert codes(client, uri) == ["CF401"]
+
+
+@pytest.mark.asyncio
+async def test_hover_and_completion_inside_the_manifest(
+    client: LanguageClient, project: Path
+) -> None:
+    path = project / "calcformula.yaml"
+    text = path.read_text()
+    uri = await open_document(client, path, text)
+    lines = text.splitlines()
+    # Hover the function in the inline formula of cf_days_to_close.
+    line = next(i for i, text_line in enumerate(lines) if "round_down((closedate" in text_line)
+    column = lines[line].index("round_down") + 2
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=column),
+        )
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    assert "round_down(value: number" in hover.contents.value
+    # Complete inside the `|` block formula of cf_size_band: deals' properties are offered.
+    line = next(
+        i for i, text_line in enumerate(lines) if "elseif amount >= 50000 then" in text_line
+    )
+    column = lines[line].index("amount") + 3
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=column),
+        )
+    )
+    assert isinstance(result, types.CompletionList)
+    items = {item.label: item for item in result.items}
+    assert "amount" in items and items["amount"].text_edit is not None
+    edit_range = items["amount"].text_edit.range  # type: ignore[union-attr]
+    assert edit_range.start == types.Position(line=line, character=column - 3)
+    # Outside any formula there is nothing to complete.
+    outside = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=0, character=2),
+        )
+    )
+    assert isinstance(outside, types.CompletionList) and len(outside.items) == 0
