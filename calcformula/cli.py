@@ -23,6 +23,8 @@ from calcformula import __version__, codes
 from calcformula.checker import check
 from calcformula.diagnostics import Diagnostic, Severity
 from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, PortalContext
+from calcformula.evaluator.reference import finish, not_evaluable
+from calcformula.evaluator.runtime import NotEvaluable
 from calcformula.formatter import format_tree
 from calcformula.functions import REGISTRY, Value, lookup
 from calcformula.manifest import load_manifest
@@ -304,7 +306,12 @@ def eval_command(
     if output_path is not None:
         stream = open(output_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
     try:
-        problems = _run_eval(targets, rows, output, stream, records_path is not None)
+        if len(targets) == 1 and output in ("csv", "ndjson"):
+            problems = _run_eval_single_fast(
+                targets[0], rows, output, stream, records_path is not None
+            )
+        else:
+            problems = _run_eval(targets, rows, output, stream, records_path is not None)
     finally:
         if output_path is not None:
             stream.close()
@@ -412,6 +419,76 @@ def _diagnostics_json(diagnostics: tuple[Diagnostic, ...]) -> str:
         [{"code": d.code, "severity": d.severity.value, "message": d.message} for d in diagnostics],
         ensure_ascii=False,
     )
+
+
+def _run_eval_single_fast(
+    target: Target,
+    rows: Iterator[RecordRow | RecordProblem],
+    output: str,
+    stream: IO[str],
+    from_file: bool,
+) -> int:
+    """One formula to CSV or NDJSON: the same output as `_run_eval`, in a tight loop that calls
+    the compiled function directly (millions of rows spend their time here)."""
+    started = time.perf_counter()
+    code = target.formula.function
+    write = stream.write
+    records = blank = unknown = unreadable = 0
+    show_progress = from_file and sys.stderr.isatty()
+    csv_output = output == "csv"
+    if csv_output:
+        write("id," + _csv_cell(target.name) + "\n")
+    decimal_type = Decimal
+    for row in rows:
+        if row.__class__ is RecordProblem:
+            unreadable += 1
+            click.echo(f"line {row.line}: {row.message}; record skipped", err=True)
+            continue
+        records += 1
+        if show_progress and records % 10_000 == 0:
+            click.echo(f"\r{records:,} records", err=True, nl=False)
+        line, identifier, properties = row  # type: ignore[misc]
+        record_id = identifier if identifier is not None else str(line or records)
+        sink: list[Diagnostic] = []
+        evaluable = True
+        try:
+            value = code(properties, sink)
+        except NotEvaluable as error:
+            value, evaluable = None, False
+            sink.append(not_evaluable(error, [], None).diagnostics[-1])
+            unknown += 1
+        if evaluable and value is None:
+            blank += 1
+        if csv_output:
+            if value is None:
+                text = ""
+            elif value.__class__ is decimal_type:
+                text = format_number(value)
+            elif value is True or value is False:
+                text = "true" if value else "false"
+            else:
+                text = _csv_cell(value)  # type: ignore[arg-type]
+            write(f"{_csv_cell(record_id)},{text}\n")
+        else:
+            diagnostics = _diagnostics_json(_with_record(sink, record_id)) if sink else "[]"
+            write(
+                f'{{"id": {json.dumps(record_id)}, "value": {_json_value(value)}, '
+                + ('"evaluable": false, ' if not evaluable else "")
+                + f'"diagnostics": {diagnostics}}}\n'
+            )
+    if show_progress:
+        click.echo("\r", err=True, nl=False)
+    elapsed = time.perf_counter() - started
+    click.echo(
+        f"{records} record(s): {blank} blank, {unknown} not evaluable, "
+        f"{unreadable} unreadable ({elapsed:.2f} s)",
+        err=True,
+    )
+    return unreadable
+
+
+def _with_record(diagnostics: list[Diagnostic], record_id: str) -> tuple[Diagnostic, ...]:
+    return finish(None, diagnostics, record_id).diagnostics
 
 
 def _run_eval(

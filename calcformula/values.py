@@ -35,6 +35,12 @@ def format_number(value: Decimal) -> str:
         return str(value)
     if value.is_zero():
         return "0"
+    text = str(value)
+    if "E" not in text:
+        # The common case: str() is already plain; only trailing zeros may need to go.
+        if "." in text and text[-1] == "0":
+            text = text.rstrip("0").rstrip(".")
+        return text
     normalized = value.normalize(EXACT_CONTEXT)
     text = format(normalized, "f")
     if "." in text:

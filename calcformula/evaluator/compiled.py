@@ -380,6 +380,12 @@ class CompiledFormula:
             return Evaluation(value)
         return finish(value, sink, record_id)
 
+    @property
+    def function(self) -> Callable[[Record, list[Diagnostic]], Value]:
+        """The compiled function itself: `(record, diagnostics) -> value`; it raises
+        NotEvaluable for records whose value cannot be known offline."""
+        return self._code
+
     def value(self, record: Record) -> Value:
         """Just the value (None for blank or not evaluable): the fastest call."""
         try:

@@ -16,7 +16,7 @@ from calcformula.functions.registry import (
     Value,
     define,
 )
-from calcformula.values import DIVISION_CONTEXT, EvaluationProblem
+from calcformula.values import DIVISION_CONTEXT, EXACT_CONTEXT, EvaluationProblem
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
@@ -38,11 +38,30 @@ def _places(value: Value) -> int:
     return int(places)
 
 
+_EXPONENTS: dict[Decimal, tuple[int, Decimal]] = {}
+
+
+def _exponent(value: Value) -> tuple[int, Decimal]:
+    """The validated number of decimals and the quantum 10^-places (cached: formulas use a
+    handful of constants)."""
+    cached = _EXPONENTS.get(_number(value))
+    if cached is None:
+        places = _places(value)
+        cached = (places, Decimal((0, (1,), -places)))
+        if len(_EXPONENTS) < 512:
+            _EXPONENTS[_number(value)] = cached
+    return cached
+
+
 def _rounder(mode: str) -> object:
     def implementation(args: Sequence[Value], context: EvalContext) -> Value:
-        value, places = _number(args[0]), _places(args[1])
-        scaled = value.scaleb(places)
-        return scaled.to_integral_value(rounding=mode).scaleb(-places) + Decimal(0)
+        value = _number(args[0])
+        places, quantum = _exponent(args[1])
+        try:
+            return value.quantize(quantum, rounding=mode, context=EXACT_CONTEXT)
+        except decimal.InvalidOperation:  # more digits than the context holds
+            scaled = value.scaleb(places)
+            return scaled.to_integral_value(rounding=mode).scaleb(-places) + Decimal(0)
 
     return implementation
 
