@@ -250,3 +250,15 @@ def test_codegen_agrees_on_a_deep_formula() -> None:
     record = {"a0": "1", "a1": "", "a2": "2.5", "a3": "x"}
     reference = evaluate_tree(checked.tree, record, None, CONTEXT)
     assert compiled.evaluate(record).value == reference.value
+
+
+def test_formulas_too_deep_for_generated_code_use_the_reference_evaluator() -> None:
+    depth = 120  # beyond Python's 100 indentation levels, within the parser's nesting limit
+    text = "".join(f"if n{i % 4} > {i} then " for i in range(depth)) + "1" + " else 0" * depth
+    checked = check(text)
+    assert checked.ok, checked.diagnostics[:2]
+    compiled = CompiledFormula(checked, None, CONTEXT)
+    assert not compiled.generated
+    for record in ({"n0": "500", "n1": "500", "n2": "500", "n3": "500"}, {"n0": "5"}, {}):
+        reference = evaluate_tree(checked.tree, record, None, CONTEXT)
+        assert compiled.evaluate(record) == reference
