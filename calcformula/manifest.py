@@ -9,6 +9,7 @@ are mapped into the YAML too. The format is documented in docs/manifest.md.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,26 +105,45 @@ class Manifest:
     def ok(self) -> bool:
         return not any(d.is_error for d in self.diagnostics)
 
-    def map_span(self, prop: ManagedProperty, span: Span, formula: str) -> Span:
-        """A span inside an inline formula, as a span of the manifest text."""
+    @functools.cached_property
+    def index(self) -> LineIndex:
+        return LineIndex(self.text)
+
+    def formula_offsets(self, prop: ManagedProperty) -> list[int] | None:
+        """The manifest offset of each character of an inline formula (plus one past its end),
+        or None where YAML escapes or folding make a character-by-character mapping
+        impossible. The CLI maps diagnostics with it, the language server positions."""
         origin = prop.formula_origin
         if origin is None or prop.formula_file is not None:
-            return span
-        index = LineIndex(self.text)
+            return None
+        formula = prop.formula
         if prop.formula_style == "|":
             # A literal block: formula line k is manifest line origin.line + k - 1, indented.
-            line = origin.line + span.line - 1
-            end_line = origin.line + span.end_line - 1
-            start = index.offset(line, origin.column + span.column - 1)
-            end = index.offset(end_line, origin.column + span.end_column - 1)
-            return index.span(start, max(start, end))
-        if prop.formula_style in ("plain", "'", '"') and "\n" not in formula:
-            shift = 1 if prop.formula_style in ("'", '"') else 0
-            raw = self.text[origin.start + shift : origin.start + shift + len(formula)]
-            if raw == formula:
-                start = origin.start + shift + span.start
-                return index.span(start, origin.start + shift + span.end)
-        return origin
+            offsets: list[int] = []
+            line = origin.line
+            for formula_line in formula.split("\n"):
+                start = self.index.offset(line, origin.column)
+                offsets.extend(range(start, start + len(formula_line)))
+                offsets.append(start + len(formula_line))  # the line break
+                line += 1
+            return offsets[: len(formula) + 1]
+        shift = 1 if prop.formula_style in ("'", '"') else 0
+        start = origin.start + shift
+        if self.text[start : start + len(formula)] != formula:
+            return None
+        return list(range(start, start + len(formula) + 1))
+
+    def map_span(self, prop: ManagedProperty, span: Span) -> Span:
+        """A span inside an inline formula, as a span of the manifest text (the whole formula
+        where characters cannot be mapped one by one)."""
+        if prop.formula_file is not None or prop.formula_origin is None:
+            return span
+        offsets = self.formula_offsets(prop)
+        if offsets is None:
+            return prop.formula_origin
+        last = len(offsets) - 1
+        start, end = offsets[min(span.start, last)], offsets[min(span.end, last)]
+        return self.index.span(start, max(start, end))
 
 
 class _Loader:

@@ -166,7 +166,7 @@ def check_manifest(path: Path, display: str) -> list[FileReport]:
             reports.append(FileReport(formula_display, prop.formula, list(result.diagnostics)))
         else:
             for diagnostic in result.diagnostics:
-                mapped = manifest.map_span(prop, diagnostic.span, prop.formula)
+                mapped = manifest.map_span(prop, diagnostic.span)
                 fixes = (
                     diagnostic.fixes
                     if mapped.end - mapped.start == (diagnostic.span.end - diagnostic.span.start)
@@ -197,10 +197,7 @@ def report_span(manifest: Manifest) -> Span:
 def _shift_fix(fix: Fix, manifest: Manifest, prop: ManagedProperty) -> Fix:
     return Fix(
         fix.title,
-        tuple(
-            TextEdit(manifest.map_span(prop, edit.span, prop.formula), edit.new_text)
-            for edit in fix.edits
-        ),
+        tuple(TextEdit(manifest.map_span(prop, edit.span), edit.new_text) for edit in fix.edits),
     )
 
 

@@ -8,6 +8,7 @@ converts positions.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from calcformula.manifest import (
 )
 from calcformula.project import managed_schema, manifest_schemas
 from calcformula.schema import Schema, SchemaError, load_schemas
-from calcformula.span import LineIndex, Span
+from calcformula.span import Span
 
 
 @dataclass
@@ -69,13 +70,7 @@ class Region:
         """The formula offset at a document offset, or None when outside this region."""
         if not self.offsets or offset < self.offsets[0] or offset > self.offsets[-1]:
             return None
-        best = 0
-        for index, position in enumerate(self.offsets):
-            if position <= offset:
-                best = index
-            else:
-                break
-        return best
+        return bisect.bisect_right(self.offsets, offset) - 1
 
 
 @dataclass
@@ -191,12 +186,12 @@ class Workspace:
         manifest = parse_manifest(path, text)
         analysis = Analysis(manifest=manifest)
         analysis.diagnostics = [(d.span, d) for d in manifest.diagnostics]
-        index = LineIndex(text)
+        index = manifest.index
         schemas = self.schemas()
         for prop in manifest.properties:
             if prop.formula_file is not None or prop.formula_origin is None:
                 continue
-            offsets = _inline_offsets(text, index, prop)
+            offsets = manifest.formula_offsets(prop)
             if offsets is None:
                 continue
             schema = managed_schema(manifest, prop.object, schemas)
@@ -213,25 +208,3 @@ class Workspace:
                 end = region.to_document(diagnostic.span.end)
                 analysis.diagnostics.append((index.span(start, max(start, end)), diagnostic))
         return analysis
-
-
-def _inline_offsets(text: str, index: LineIndex, prop: ManagedProperty) -> list[int] | None:
-    """Document offsets of an inline formula's characters (plain, quoted or `|` block)."""
-    origin = prop.formula_origin
-    formula = prop.formula
-    assert origin is not None
-    if prop.formula_style == "|":
-        offsets: list[int] = []
-        line = origin.line
-        column = origin.column
-        for formula_line in formula.split("\n"):
-            start = index.offset(line, column)
-            offsets.extend(range(start, start + len(formula_line)))
-            offsets.append(start + len(formula_line))  # the line break
-            line += 1
-        return offsets[: len(formula) + 1]
-    shift = 1 if prop.formula_style in ("'", '"') else 0
-    start = origin.start + shift
-    if text[start : start + len(formula)] != formula:
-        return None  # escapes or folding: positions cannot be mapped character by character
-    return list(range(start, start + len(formula) + 1))
