@@ -23,7 +23,7 @@ from calcformula import __version__, codes
 from calcformula.checker import check
 from calcformula.diagnostics import Diagnostic, Severity
 from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, PortalContext
-from calcformula.evaluator.reference import finish, not_evaluable
+from calcformula.evaluator.reference import not_evaluable
 from calcformula.evaluator.runtime import NotEvaluable
 from calcformula.formatter import format_tree
 from calcformula.functions import REGISTRY, Value, lookup
@@ -306,12 +306,7 @@ def eval_command(
     if output_path is not None:
         stream = open(output_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
     try:
-        if len(targets) == 1 and output in ("csv", "ndjson"):
-            problems = _run_eval_single_fast(
-                targets[0], rows, output, stream, records_path is not None
-            )
-        else:
-            problems = _run_eval(targets, rows, output, stream, records_path is not None)
+        problems = _run_eval(targets, rows, output, stream, records_path is not None)
     finally:
         if output_path is not None:
             stream.close()
@@ -421,76 +416,6 @@ def _diagnostics_json(diagnostics: tuple[Diagnostic, ...]) -> str:
     )
 
 
-def _run_eval_single_fast(
-    target: Target,
-    rows: Iterator[RecordRow | RecordProblem],
-    output: str,
-    stream: IO[str],
-    from_file: bool,
-) -> int:
-    """One formula to CSV or NDJSON: the same output as `_run_eval`, in a tight loop that calls
-    the compiled function directly (millions of rows spend their time here)."""
-    started = time.perf_counter()
-    code = target.formula.function
-    write = stream.write
-    records = blank = unknown = unreadable = 0
-    show_progress = from_file and sys.stderr.isatty()
-    csv_output = output == "csv"
-    if csv_output:
-        write("id," + _csv_cell(target.name) + "\n")
-    decimal_type = Decimal
-    for row in rows:
-        if row.__class__ is RecordProblem:
-            unreadable += 1
-            click.echo(f"line {row.line}: {row.message}; record skipped", err=True)
-            continue
-        records += 1
-        if show_progress and records % 10_000 == 0:
-            click.echo(f"\r{records:,} records", err=True, nl=False)
-        line, identifier, properties = row  # type: ignore[misc]
-        record_id = identifier if identifier is not None else str(line or records)
-        sink: list[Diagnostic] = []
-        evaluable = True
-        try:
-            value = code(properties, sink)
-        except NotEvaluable as error:
-            value, evaluable = None, False
-            sink.append(not_evaluable(error, [], None).diagnostics[-1])
-            unknown += 1
-        if evaluable and value is None:
-            blank += 1
-        if csv_output:
-            if value is None:
-                text = ""
-            elif value.__class__ is decimal_type:
-                text = format_number(value)
-            elif value is True or value is False:
-                text = "true" if value else "false"
-            else:
-                text = _csv_cell(value)  # type: ignore[arg-type]
-            write(f"{_csv_cell(record_id)},{text}\n")
-        else:
-            diagnostics = _diagnostics_json(_with_record(sink, record_id)) if sink else "[]"
-            write(
-                f'{{"id": {json.dumps(record_id)}, "value": {_json_value(value)}, '
-                + ('"evaluable": false, ' if not evaluable else "")
-                + f'"diagnostics": {diagnostics}}}\n'
-            )
-    if show_progress:
-        click.echo("\r", err=True, nl=False)
-    elapsed = time.perf_counter() - started
-    click.echo(
-        f"{records} record(s): {blank} blank, {unknown} not evaluable, "
-        f"{unreadable} unreadable ({elapsed:.2f} s)",
-        err=True,
-    )
-    return unreadable
-
-
-def _with_record(diagnostics: list[Diagnostic], record_id: str) -> tuple[Diagnostic, ...]:
-    return finish(None, diagnostics, record_id).diagnostics
-
-
 def _run_eval(
     targets: list[Target],
     rows: Iterator[RecordRow | RecordProblem],
@@ -499,63 +424,67 @@ def _run_eval(
     from_file: bool,
 ) -> int:
     started = time.perf_counter()
-    counts = {"records": 0, "blank": 0, "not_evaluable": 0, "unreadable": 0}
+    records = blank = unknown = unreadable = 0
     show_progress = from_file and sys.stderr.isatty()
     table: list[list[str]] = []
     json_items: list[str] = []
     several = len(targets) > 1
+    functions = [target.formula.function for target in targets]
     write = stream.write
     if output == "csv":
         write("id," + ",".join(_csv_cell(t.name) for t in targets) + "\n")
     for row in rows:
-        if isinstance(row, RecordProblem):
-            counts["unreadable"] += 1
+        if row.__class__ is RecordProblem:
+            unreadable += 1
             click.echo(f"line {row.line}: {row.message}; record skipped", err=True)
             continue
-        counts["records"] += 1
-        if show_progress and counts["records"] % 10_000 == 0:
-            click.echo(f"\r{counts['records']:,} records", err=True, nl=False)
-        record_id = row.id if row.id is not None else str(row.line or counts["records"])
-        results = [target.formula.evaluate(row.properties, record_id) for target in targets]
-        for result in results:
-            if not result.evaluable:
-                counts["not_evaluable"] += 1
-            elif result.value is None:
-                counts["blank"] += 1
-        if output == "ndjson" or output == "json":
-            for target, result in zip(targets, results, strict=True):
+        line, identifier, properties = row  # type: ignore[misc]
+        records += 1
+        if show_progress and records % 10_000 == 0:
+            click.echo(f"\r{records:,} records", err=True, nl=False)
+        record_id = identifier if identifier is not None else str(line or records)
+        results: list[tuple[Value, bool, tuple[Diagnostic, ...]]] = []
+        for function in functions:
+            sink: list[Diagnostic] = []
+            try:
+                value = function(properties, sink)
+            except NotEvaluable as error:
+                unknown += 1
+                results.append((None, False, not_evaluable(error, sink, None).diagnostics))
+                continue
+            if value is None:
+                blank += 1
+            results.append((value, True, tuple(sink) if sink else ()))
+        if output == "csv":
+            cells = ",".join(_csv_cell(_plain(v)) if known else "" for v, known, _ in results)
+            write(f"{_csv_cell(record_id)},{cells}\n")
+        elif output in ("ndjson", "json"):
+            for target, (value, evaluable, diagnostics) in zip(targets, results, strict=True):
                 item = (
                     f'{{"id": {json.dumps(record_id)}, '
                     + (f'"property": {json.dumps(target.name)}, ' if several else "")
-                    + f'"value": {_json_value(result.value)}, '
-                    + ('"evaluable": false, ' if not result.evaluable else "")
-                    + f'"diagnostics": {_diagnostics_json(result.diagnostics)}}}'
+                    + f'"value": {_json_value(value)}, '
+                    + ('"evaluable": false, ' if not evaluable else "")
+                    + f'"diagnostics": {_diagnostics_json(diagnostics) if diagnostics else "[]"}}}'
                 )
                 if output == "ndjson":
                     write(item + "\n")
                 else:
                     json_items.append(item)
-        elif output == "csv":
-            write(
-                _csv_cell(record_id)
-                + ","
-                + ",".join(_csv_cell(_plain(r.value) if r.evaluable else "") for r in results)
-                + "\n"
-            )
         else:
-            notes = "; ".join(f"{d.code} {d.message}" for r in results for d in r.diagnostics)
-            table.append([record_id, *(_shown(r.value, r.evaluable) for r in results), notes])
+            notes = "; ".join(f"{d.code} {d.message}" for _, _, found in results for d in found)
+            table.append([record_id, *(_shown(v, known) for v, known, _ in results), notes])
     if show_progress:
         click.echo("\r", err=True, nl=False)
     elapsed = time.perf_counter() - started
-    summary = {
-        "records": counts["records"],
-        "blank": counts["blank"],
-        "not_evaluable": counts["not_evaluable"],
-        "unreadable": counts["unreadable"],
-        "seconds": round(elapsed, 3),
-    }
     if output == "json":
+        summary = {
+            "records": records,
+            "blank": blank,
+            "not_evaluable": unknown,
+            "unreadable": unreadable,
+            "seconds": round(elapsed, 3),
+        }
         write(
             '{"results": ['
             + ",\n".join(json_items)
@@ -563,26 +492,25 @@ def _run_eval(
             + json.dumps(summary)
             + "}\n"
         )
-    elif output == "table":
-        _write_table(stream, ["id", *(t.name for t in targets), "notes"], table)
-    if output != "json":
+    else:
+        if output == "table":
+            _write_table(stream, ["id", *(t.name for t in targets), "notes"], table)
         click.echo(
-            f"{counts['records']} record(s): {counts['blank']} blank, "
-            f"{counts['not_evaluable']} not evaluable, {counts['unreadable']} unreadable "
-            f"({elapsed:.2f} s)",
+            f"{records} record(s): {blank} blank, {unknown} not evaluable, "
+            f"{unreadable} unreadable ({elapsed:.2f} s)",
             err=True,
         )
-    return counts["unreadable"]
+    return unreadable
 
 
 def _plain(value: Value) -> str:
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
+    if value.__class__ is Decimal:
         return format_number(value)
-    return value
+    if value is True or value is False:
+        return "true" if value else "false"
+    return value  # type: ignore[return-value]
 
 
 def _shown(value: Value, evaluable: bool) -> str:
