@@ -206,6 +206,7 @@ class _Parse:
         self.error_count = 0
         self.shown = 0
         self.suppressed_first: Span | None = None
+        self.hidden = 0  # errors past MAX_SHOWN, counted in one CF199 note
 
     # --- the rewriting pass -----------------------------------------------------------------
 
@@ -476,7 +477,7 @@ class _Parse:
         if self.shown >= MAX_SHOWN:
             if self.suppressed_first is None:
                 self.suppressed_first = token.span
-            self.error_count_hidden = getattr(self, "error_count_hidden", 0) + 1
+            self.hidden += 1
             return
         self.shown += 1
         self.diagnostics.append(self._diagnose(token, previous, expected, state, parens))
@@ -556,9 +557,10 @@ class _Parse:
         )
 
     def finish_notes(self) -> None:
-        hidden = getattr(self, "error_count_hidden", 0)
-        if hidden and self.suppressed_first is not None:
-            self.diagnostics.append(codes.TOO_MANY_ERRORS.at(self.suppressed_first, count=hidden))
+        if self.hidden and self.suppressed_first is not None:
+            self.diagnostics.append(
+                codes.TOO_MANY_ERRORS.at(self.suppressed_first, count=self.hidden)
+            )
 
 
 @functools.cache

@@ -20,11 +20,6 @@ _COLOURS = {
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 
 
-def _expand_tabs(line: str, column: int) -> tuple[str, int]:
-    """The line with tabs as single spaces, so carets line up."""
-    return line.replace("\t", " "), column
-
-
 def render_text(
     diagnostics: Sequence[Diagnostic], text: str, path: str = "<formula>", colour: bool = False
 ) -> str:
@@ -45,7 +40,7 @@ def render_text(
             )
         lines = [head]
         if span.line <= index.line_count:
-            source, _ = _expand_tabs(index.line_text(span.line), span.column)
+            source = index.line_text(span.line).replace("\t", " ")  # carets line up
             gutter = str(span.line)
             width = (
                 (span.end_column - span.column)

@@ -57,10 +57,3 @@ def format_value(value: Value) -> str:
     if isinstance(value, Decimal):
         return format_number(value)
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def to_json(value: Value) -> object:
-    """A value for JSON output: numbers as exact strings would lose type, so as numbers via str."""
-    if isinstance(value, Decimal):
-        return format_number(value)
-    return value

@@ -11,6 +11,7 @@ formula and record). Decisions E1-E9 in ../shared/reference/decisions.md, as imp
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from calcformula import codes
@@ -203,8 +204,6 @@ def not_evaluable(
 
 
 def _with_record(diagnostic: Diagnostic, record_id: str) -> Diagnostic:
-    from dataclasses import replace
-
     return replace(diagnostic, context=(("record", record_id), *diagnostic.context))
 
 
