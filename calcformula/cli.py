@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -47,8 +47,12 @@ from calcformula.render import (
     render_sarif,
     render_text,
 )
-from calcformula.schema import Schema
+from calcformula.schema import PropertyInfo, Schema
 from calcformula.values import format_number
+
+if TYPE_CHECKING:
+    from calcformula.duckdb_engine import DuckDBEngine
+    from calcformula.sql import ColumnType
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
 TYPES = ["number", "bool", "string", "enumeration"]
@@ -266,6 +270,14 @@ def _compile_or_report(
     type=click.Path(dir_okay=False),
     help="Write results here instead of standard output.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "python", "duckdb"]),
+    default="auto",
+    show_default=True,
+    help="python: record by record, with per-record notes. duckdb: the compiled SQL on "
+    "DuckDB, for large files and Parquet. auto: duckdb for Parquet and files over 32 MB.",
+)
 def eval_command(
     path: str | None,
     expression: str | None,
@@ -279,6 +291,7 @@ def eval_command(
     portal_path: str | None,
     output: str,
     output_path: str | None,
+    engine: str,
 ) -> None:
     """Evaluate a formula (.calc file, manifest or --expr) against records."""
     if (path is None) == (expression is None):
@@ -293,24 +306,183 @@ def eval_command(
         )
     except UsageError as error:
         _fail(str(error))
+    if records_path is not None and not Path(records_path).is_file():
+        _fail(f"{records_path}: no such file")
+    if engine != "python" and records_path is not None:
+        chosen = _duckdb_engine(engine, targets, records_path, schema, now)
+        if chosen is not None:
+            _eval_with_duckdb(chosen, targets, output, output_path)
+            return
+    elif engine == "duckdb":
+        _fail("--engine duckdb evaluates a file of records: give --records")
     rows: Iterator[RecordRow | RecordProblem]
     if records_path is not None:
-        if not Path(records_path).is_file():
-            _fail(f"{records_path}: no such file")
+        if Path(records_path).suffix.lower() == ".parquet":
+            _fail(f"{records_path}: Parquet is read by the DuckDB engine (--engine duckdb)")
         rows = read_records(records_path, schema, _read_names(targets))
     elif record_json is not None:
         rows = iter([parse_record_json(record_json)])
     else:
         rows = iter([RecordRow(0, None, {})])
+    counts = _Counts()
+    results = _python_results(targets, rows, counts)
+    problems = _write_to(output_path, targets, results, output, records_path is not None, counts)
+    sys.exit(EXIT_FOUND if problems else EXIT_OK)
+
+
+AUTO_BYTES = 32 * 1024 * 1024  # --engine auto: files this large go to DuckDB
+
+
+def _duckdb_engine(
+    engine: str,
+    targets: list[Target],
+    records_path: str,
+    schema: Schema | None,
+    now: int | None,
+) -> DuckDBEngine | None:
+    """The DuckDB engine for this job, or None when `auto` keeps the Python engine."""
+    from calcformula import duckdb_engine
+
+    path = Path(records_path)
+    kind = duckdb_engine.input_kind(path)
+    if engine == "auto":
+        large = path.stat().st_size >= AUTO_BYTES
+        if kind is None or not (kind == "parquet" or large) or not duckdb_engine.available():
+            return None
+    checked = [(t.name, t.formula.checked) for t in targets]
+    moment = now if now is not None else EvalContext().now_ms
+    try:
+        chosen = duckdb_engine.DuckDBEngine(checked, path, schema, moment)
+    except duckdb_engine.EngineError as error:
+        if engine == "auto" and kind != "parquet":
+            return None
+        _fail(str(error))
+        raise  # pragma: no cover
+    if not chosen.ok:
+        if engine == "auto" and kind != "parquet":
+            chosen.close()
+            return None
+        for target in targets:
+            text = target.formula.checked.parse.text
+            found = [d for d in chosen.diagnostics if d in _sql_diagnostics(chosen, target.name)]
+            if found:
+                click.echo(render_text(found, text, target.name, sys.stderr.isatty()), err=True)
+        _fail("the DuckDB engine cannot evaluate these formulas; use --engine python")
+    if engine == "auto":
+        size = path.stat().st_size / 1_048_576
+        click.echo(
+            f"evaluating with the DuckDB engine ({size:,.0f} MB of records); "
+            "--engine python gives per-record notes",
+            err=True,
+        )
+    return chosen
+
+
+def _sql_diagnostics(engine: DuckDBEngine, name: str) -> tuple[Diagnostic, ...]:
+    for target_name, formula in engine.formulas:
+        if target_name == name:
+            return formula.diagnostics
+    return ()
+
+
+def _eval_with_duckdb(
+    engine: DuckDBEngine, targets: list[Target], output: str, output_path: str | None
+) -> None:
+    from calcformula.duckdb_engine import EngineError
+
+    try:
+        if output_path is not None and (
+            output == "csv" or (output == "ndjson" and len(targets) == 1)
+        ):
+            run = engine.write(output, output_path)
+            for problem in run.problems:
+                click.echo(f"line {problem.line}: {problem.message}; record skipped", err=True)
+            click.echo(
+                f"{run.records} record(s): {run.blank} blank, 0 not evaluable, "
+                f"{len(run.problems)} unreadable ({run.seconds:.2f} s, DuckDB engine)",
+                err=True,
+            )
+            sys.exit(EXIT_FOUND if run.problems else EXIT_OK)
+        counts = _Counts()
+        results: Iterator[tuple[str, list[Result]]] = (
+            (record_id, [(value, True, ()) for value in values])
+            for record_id, values in engine.rows()
+        )
+        _write_to(output_path, targets, _counting(results, counts), output, True, counts)
+        problems = engine.problems()
+        for problem in problems:
+            click.echo(f"line {problem.line}: {problem.message}; record skipped", err=True)
+    except EngineError as error:
+        _fail(str(error))
+    finally:
+        engine.close()
+    sys.exit(EXIT_FOUND if problems else EXIT_OK)
+
+
+@dataclass
+class _Counts:
+    records: int = 0
+    blank: int = 0
+    unknown: int = 0
+    unreadable: int = 0
+
+
+Result = tuple[Value, bool, tuple[Diagnostic, ...]]
+
+
+def _counting(
+    results: Iterator[tuple[str, list[Result]]], counts: _Counts
+) -> Iterator[tuple[str, list[Result]]]:
+    for record_id, values in results:
+        counts.records += 1
+        counts.blank += sum(1 for value, _, _ in values if value is None)
+        yield record_id, values
+
+
+def _python_results(
+    targets: list[Target], rows: Iterator[RecordRow | RecordProblem], counts: _Counts
+) -> Iterator[tuple[str, list[Result]]]:
+    """Each record's results from the compiled Python functions, with per-record notes."""
+    functions = [target.formula.function for target in targets]
+    for row in rows:
+        if row.__class__ is RecordProblem:
+            counts.unreadable += 1
+            click.echo(f"line {row.line}: {row.message}; record skipped", err=True)
+            continue
+        line, identifier, properties = row  # type: ignore[misc]
+        counts.records += 1
+        record_id = identifier if identifier is not None else str(line or counts.records)
+        results: list[Result] = []
+        for function in functions:
+            sink: list[Diagnostic] = []
+            try:
+                value = function(properties, sink)
+            except NotEvaluable as error:
+                counts.unknown += 1
+                results.append((None, False, not_evaluable(error, sink, None).diagnostics))
+                continue
+            if value is None:
+                counts.blank += 1
+            results.append((value, True, tuple(sink) if sink else ()))
+        yield record_id, results
+
+
+def _write_to(
+    output_path: str | None,
+    targets: list[Target],
+    results: Iterator[tuple[str, list[Result]]],
+    output: str,
+    from_file: bool,
+    counts: _Counts,
+) -> int:
     stream: IO[str] = sys.stdout
     if output_path is not None:
         stream = open(output_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
     try:
-        problems = _run_eval(targets, rows, output, stream, records_path is not None)
+        return _run_eval(targets, results, output, stream, from_file, counts)
     finally:
         if output_path is not None:
             stream.close()
-    sys.exit(EXIT_FOUND if problems else EXIT_OK)
 
 
 def _read_names(targets: list[Target]) -> set[str]:
@@ -418,48 +590,28 @@ def _diagnostics_json(diagnostics: tuple[Diagnostic, ...]) -> str:
 
 def _run_eval(
     targets: list[Target],
-    rows: Iterator[RecordRow | RecordProblem],
+    results: Iterator[tuple[str, list[Result]]],
     output: str,
     stream: IO[str],
     from_file: bool,
+    counts: _Counts,
 ) -> int:
     started = time.perf_counter()
-    records = blank = unknown = unreadable = 0
     show_progress = from_file and sys.stderr.isatty()
     table: list[list[str]] = []
     json_items: list[str] = []
     several = len(targets) > 1
-    functions = [target.formula.function for target in targets]
     write = stream.write
     if output == "csv":
         write("id," + ",".join(_csv_cell(t.name) for t in targets) + "\n")
-    for row in rows:
-        if row.__class__ is RecordProblem:
-            unreadable += 1
-            click.echo(f"line {row.line}: {row.message}; record skipped", err=True)
-            continue
-        line, identifier, properties = row  # type: ignore[misc]
-        records += 1
-        if show_progress and records % 10_000 == 0:
-            click.echo(f"\r{records:,} records", err=True, nl=False)
-        record_id = identifier if identifier is not None else str(line or records)
-        results: list[tuple[Value, bool, tuple[Diagnostic, ...]]] = []
-        for function in functions:
-            sink: list[Diagnostic] = []
-            try:
-                value = function(properties, sink)
-            except NotEvaluable as error:
-                unknown += 1
-                results.append((None, False, not_evaluable(error, sink, None).diagnostics))
-                continue
-            if value is None:
-                blank += 1
-            results.append((value, True, tuple(sink) if sink else ()))
+    for record_id, values in results:
+        if show_progress and counts.records % 10_000 == 0:
+            click.echo(f"\r{counts.records:,} records", err=True, nl=False)
         if output == "csv":
-            cells = ",".join(_csv_cell(_plain(v)) if known else "" for v, known, _ in results)
+            cells = ",".join(_csv_cell(_plain(v)) if known else "" for v, known, _ in values)
             write(f"{_csv_cell(record_id)},{cells}\n")
         elif output in ("ndjson", "json"):
-            for target, (value, evaluable, diagnostics) in zip(targets, results, strict=True):
+            for target, (value, evaluable, diagnostics) in zip(targets, values, strict=True):
                 item = (
                     f'{{"id": {json.dumps(record_id)}, '
                     + (f'"property": {json.dumps(target.name)}, ' if several else "")
@@ -472,17 +624,17 @@ def _run_eval(
                 else:
                     json_items.append(item)
         else:
-            notes = "; ".join(f"{d.code} {d.message}" for _, _, found in results for d in found)
-            table.append([record_id, *(_shown(v, known) for v, known, _ in results), notes])
+            notes = "; ".join(f"{d.code} {d.message}" for _, _, found in values for d in found)
+            table.append([record_id, *(_shown(v, known) for v, known, _ in values), notes])
     if show_progress:
         click.echo("\r", err=True, nl=False)
     elapsed = time.perf_counter() - started
     if output == "json":
         summary = {
-            "records": records,
-            "blank": blank,
-            "not_evaluable": unknown,
-            "unreadable": unreadable,
+            "records": counts.records,
+            "blank": counts.blank,
+            "not_evaluable": counts.unknown,
+            "unreadable": counts.unreadable,
             "seconds": round(elapsed, 3),
         }
         write(
@@ -496,11 +648,11 @@ def _run_eval(
         if output == "table":
             _write_table(stream, ["id", *(t.name for t in targets), "notes"], table)
         click.echo(
-            f"{records} record(s): {blank} blank, {unknown} not evaluable, "
-            f"{unreadable} unreadable ({elapsed:.2f} s)",
+            f"{counts.records} record(s): {counts.blank} blank, {counts.unknown} not evaluable, "
+            f"{counts.unreadable} unreadable ({elapsed:.2f} s)",
             err=True,
         )
-    return unreadable
+    return counts.unreadable
 
 
 def _plain(value: Value) -> str:
@@ -539,6 +691,126 @@ def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]]) -> 
     stream.write("  ".join("-" * w for w in widths) + "  " + "-" * 5 + "\n")
     for row in rows:
         stream.write(line(row) + "\n")
+
+
+# --- sql ---------------------------------------------------------------------------------
+
+
+def _dialect_names() -> list[str]:
+    from calcformula.sql import DIALECTS
+
+    return list(DIALECTS)
+
+
+@main.command("sql")
+@click.argument("path", required=False)
+@click.option("--expr", "expression", help="Translate this formula.")
+@click.option(
+    "--dialect",
+    type=click.Choice(_dialect_names()),
+    default="duckdb",
+    show_default=True,
+    help="The SQL engine (docs/scale.md says which are tested).",
+)
+@click.option("--table", "table_name", help="Print a SELECT over this table (schema.table).")
+@click.option(
+    "--id-column",
+    default="hs_object_id",
+    show_default=True,
+    help="With --table: the column selected as the record id.",
+)
+@click.option(
+    "--columns",
+    "column_mode",
+    type=click.Choice(["text", "typed"]),
+    default="text",
+    show_default=True,
+    help="text: columns hold HubSpot's values as text. typed: numbers, booleans and "
+    "timestamps are typed as the schema says.",
+)
+@click.option("--schema", "schema_path", help="HubSpot property JSON (file or folder).")
+@click.option("--object", "object_name", help="The object whose schema applies.")
+@click.option(
+    "--property",
+    "property_names",
+    multiple=True,
+    help="With a manifest: translate only this property (repeatable).",
+)
+@click.option("--type", "declared_type", type=click.Choice(TYPES))
+@click.option("--now", "now_text", help="Fix NOW (default: the engine's clock).")
+@click.option("--pretty", is_flag=True, help="Indent the SQL.")
+def sql_command(
+    path: str | None,
+    expression: str | None,
+    dialect: str,
+    table_name: str | None,
+    id_column: str,
+    column_mode: str,
+    schema_path: str | None,
+    object_name: str | None,
+    property_names: tuple[str, ...],
+    declared_type: str | None,
+    now_text: str | None,
+    pretty: bool,
+) -> None:
+    """Print a formula as SQL with calcformula's semantics (blanks as NULL, exact decimals)."""
+    from sqlglot import exp
+
+    from calcformula.sql import Column, compile_sql, parse_table, select
+
+    if (path is None) == (expression is None):
+        _fail("give a PATH (.calc file or calcformula.yaml) or --expr, not both")
+    now = _parse_now(now_text)
+    try:
+        targets, schema, _ = _eval_targets(
+            path, expression, schema_path, object_name, property_names, declared_type, now, None
+        )
+        table = parse_table(table_name, dialect) if table_name is not None else None
+    except (UsageError, ValueError) as error:
+        _fail(str(error))
+        raise  # pragma: no cover
+    columns: dict[str, Column] = {}
+    if column_mode == "typed":
+        if schema is None:
+            _fail("--columns typed needs a schema (--schema, or the manifest's)")
+        assert schema is not None
+        for info in schema.properties.values():
+            columns[info.name] = Column(exp.column(info.name, quoted=True), _typed_column(info))
+    formulas = []
+    failed = False
+    for target in targets:
+        checked = target.formula.checked
+        formula = compile_sql(checked, dialect, columns, now)
+        errors = [d for d in formula.diagnostics if d.is_error]
+        if errors:
+            failed = True
+            click.echo(render_text(errors, checked.parse.text, target.name, False), err=True)
+        formulas.append((target.name, formula))
+    if failed:
+        sys.exit(EXIT_FOUND)
+    if table is not None:
+        identifier = exp.column(id_column, quoted=True)
+        query = select(formulas, table, identifier)
+        click.echo(query.sql(dialect=dialect, pretty=pretty) + ";")
+        return
+    for name, formula in formulas:
+        if len(formulas) > 1:
+            click.echo(f"-- {name}")
+        click.echo(formula.sql(pretty=pretty))
+
+
+def _typed_column(info: PropertyInfo) -> ColumnType:
+    from calcformula.sql import ColumnType
+
+    if info.type == "number":
+        return ColumnType.NUMBER
+    if info.type == "datetime":
+        return ColumnType.TIMESTAMP
+    if info.type == "date":
+        return ColumnType.DATE
+    if info.type == "bool":
+        return ColumnType.BOOLEAN
+    return ColumnType.TEXT
 
 
 # --- fmt, explain, functions ---------------------------------------------------------------

@@ -5,7 +5,8 @@ Each code has exactly one message template, so the same mistake always reads the
 `calcformula explain` are generated from. Codes are stable: never renumber or reuse one.
 
 Ranges: CF0xx input, CF1xx syntax, CF2xx names and functions, CF3xx types,
-CF4xx lint (likely not what the author meant), CF5xx evaluation.
+CF4xx lint (likely not what the author meant), CF5xx evaluation, CF6xx the manifest,
+CF7xx SQL.
 """
 
 from __future__ import annotations
@@ -629,4 +630,29 @@ MANIFEST_FILE = _code(
     "{problem}",
     "A file named by the manifest (formula_file, schema, portal) cannot be used.",
     "The manifest format in docs/manifest.md.",
+)
+
+# --- CF7xx: SQL -----------------------------------------------------------------------------
+
+SQL_UNSUPPORTED = _code(
+    "CF701",
+    "sql-unsupported",
+    ERROR,
+    "{what} cannot be written in {dialect} SQL with calcformula's meaning: {reason}",
+    "Part of the formula has no SQL that computes what the evaluator computes (portal data, "
+    "regular expressions, functions of unknown meaning, `timestamp(x)`, numbers the dialect's "
+    "decimal type cannot hold). calcformula refuses rather than emit SQL that means something "
+    "else; evaluate such formulas with `calcformula eval --engine python`.",
+    "docs/scale.md lists what each dialect can compute.",
+    "regex_matches(string(phone), '[0-9]+')",
+)
+SQL_TOO_LARGE = _code(
+    "CF702",
+    "sql-too-large",
+    ERROR,
+    "the formula's SQL would have {size} nodes (the limit is {limit})",
+    "Some functions repeat their arguments in SQL (a NULL check, then the value), so deeply "
+    "nested calls grow the SQL quickly. Past the limit calcformula refuses rather than hand an "
+    "engine a query it may choke on.",
+    "docs/scale.md.",
 )

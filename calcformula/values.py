@@ -20,6 +20,20 @@ EXACT_CONTEXT = decimal.Context(
 )
 
 
+# The text forms of values, shared with the SQL compiler so that every engine reads a record
+# the same way. ASCII digits only: `\d` would admit other scripts' digits.
+NUMBER_TEXT = r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?"
+EPOCH_TEXT = r"-?[0-9]{1,16}"
+# The ISO 8601 forms HubSpot's API and exports use: a day, or a day and a time to the minute,
+# second or fraction, with `Z` or an offset (no zone: UTC).
+DATETIME_TEXT = (
+    r"[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9]([.][0-9]{1,6})?)?"
+    r"(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])?)?"
+)
+WHITESPACE = " "  # around a value, only spaces are ignored: every engine trims the same
+
+
 class EvaluationProblem(Exception):
     """Raised inside a function implementation: the result is blank, and the user is told why."""
 

@@ -18,7 +18,15 @@ from calcformula.functions import Value
 from calcformula.nodes import PropertyKind
 from calcformula.schema import PropertyInfo
 from calcformula.span import Span
-from calcformula.values import DIVISION_CONTEXT, EXACT_CONTEXT, EvaluationProblem
+from calcformula.values import (
+    DATETIME_TEXT,
+    DIVISION_CONTEXT,
+    EPOCH_TEXT,
+    EXACT_CONTEXT,
+    NUMBER_TEXT,
+    WHITESPACE,
+    EvaluationProblem,
+)
 
 # A record: property name -> value as HubSpot's API returns it (text), or None for empty.
 # Values that are already JSON numbers or booleans are accepted too.
@@ -47,8 +55,9 @@ class Evaluation(NamedTuple):
     evaluable: bool = True
 
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_EPOCH = re.compile(r"-?\d{1,16}")
+_NUMBER = re.compile(NUMBER_TEXT)
+_EPOCH = re.compile(EPOCH_TEXT)
+_DATETIME = re.compile(DATETIME_TEXT)
 
 
 def check_range(value: Decimal) -> Decimal:
@@ -58,7 +67,7 @@ def check_range(value: Decimal) -> Decimal:
 
 
 def parse_number(text: str) -> Decimal | None:
-    text = text.strip()
+    text = text.strip(WHITESPACE)
     if not _NUMBER.fullmatch(text):
         return None
     value = Decimal(text)
@@ -69,9 +78,11 @@ def parse_number(text: str) -> Decimal | None:
 
 def parse_datetime(text: str, date_only: bool = False) -> Decimal | None:
     """Epoch milliseconds from `2024-01-02`, ISO 8601 datetimes, or epoch-ms digits."""
-    text = text.strip()
+    text = text.strip(WHITESPACE)
     if _EPOCH.fullmatch(text) and not date_only:
         return Decimal(text)
+    if not _DATETIME.fullmatch(text):
+        return None
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
@@ -120,7 +131,7 @@ class Reader:
                     self.span,
                 )
             changed = _text(record.get(key))
-            if changed is None or changed.strip() == "":
+            if changed is None or changed.strip(WHITESPACE) == "":
                 return None
             moment = parse_datetime(changed)
             return None if moment is None else str(moment)
@@ -132,10 +143,10 @@ class Reader:
             return None
         if self.kind is PropertyKind.STRING:
             return text if text != "" else None
-        if text.strip() == "":
+        if text.strip(WHITESPACE) == "":
             return None
         if self.kind is PropertyKind.BOOL:
-            lowered = text.strip().lower()
+            lowered = text.strip(WHITESPACE).lower()
             if lowered in ("true", "false"):
                 return lowered == "true"
             return self._unreadable(text, sink)
@@ -145,7 +156,7 @@ class Reader:
                 text,
                 date_only=info.type == "date"
                 and "T" not in text
-                and not _EPOCH.fullmatch(text.strip()),
+                and not _EPOCH.fullmatch(text.strip(WHITESPACE)),
             )
             return moment if moment is not None else self._unreadable(text, sink)
         number = parse_number(text)
@@ -217,7 +228,7 @@ def fast_reader(
             raw = record.get(name)
             if raw is None or raw == "":
                 return None
-            if raw.__class__ is str and "_" not in raw:
+            if raw.__class__ is str and "_" not in raw and raw.isascii() and raw.isprintable():
                 try:
                     value = Decimal(raw)
                 except InvalidOperation:

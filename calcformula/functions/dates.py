@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from calcformula.functions.registry import Evidence, Example, Function, Param, Type, Value, define
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
+    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 
@@ -18,6 +19,13 @@ def _time_between(args: Sequence[Value], context: EvalContext) -> Value:
     start, end = args
     assert isinstance(start, Decimal) and isinstance(end, Decimal)
     return end - start
+
+
+def _sql_time_between(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    start, end = call.args
+    return exp.Sub(this=call.paren(end), expression=call.paren(start))
 
 
 define(
@@ -41,6 +49,7 @@ define(
             ),
         ),
         implementation=_time_between,
+        sql=_sql_time_between,
         notes="`end - start` in milliseconds (decision E7); HubSpot guards negatives itself.",
     )
 )

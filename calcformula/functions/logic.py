@@ -7,7 +7,7 @@ evaluating their argument (a value, blank, or a failure), not just a value.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from calcformula.functions.registry import (
     Blanks,
@@ -19,9 +19,11 @@ from calcformula.functions.registry import (
     Value,
     define,
 )
+from calcformula.values import WHITESPACE
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
+    from calcformula.sql import SqlCall
 
 
 def _is_present(args: Sequence[Value], context: EvalContext) -> Value:
@@ -30,11 +32,33 @@ def _is_present(args: Sequence[Value], context: EvalContext) -> Value:
 
 def _is_blank(args: Sequence[Value], context: EvalContext) -> Value:
     value = args[0]
-    return value is None or (isinstance(value, str) and value.strip() == "")
+    return value is None or (isinstance(value, str) and value.strip(WHITESPACE) == "")
 
 
 def _coalesce(args: Sequence[Value], context: EvalContext) -> Value:
     return args[0] if args[0] is not None else args[1]
+
+
+def _sql_is_present(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    return exp.Not(this=call.is_null(call.args[0]))
+
+
+def _sql_is_blank(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    value = call.args[0]
+    if call.types[0] is not Type.STRING:
+        return call.is_null(value)
+    only_spaces = exp.EQ(this=call.builder.trim(value.copy()), expression=call.string(""))
+    return exp.Or(this=call.is_null(value), expression=only_spaces)
+
+
+def _sql_coalesce(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    return exp.Coalesce(this=call.args[0], expressions=[call.args[1]])
 
 
 define(
@@ -52,6 +76,7 @@ define(
             Example("is_present(amount / 0)", "false"),
         ),
         implementation=_is_present,
+        sql=_sql_is_present,
         notes="Also false when evaluating the expression fails (documented: 'can be evaluated').",
     )
 )
@@ -69,6 +94,7 @@ define(
             Example("is_blank(a)", "false", (("a", "0"),)),
         ),
         implementation=_is_blank,
+        sql=_sql_is_blank,
         notes="Assumed (decision E2): the opposite of is_present, and true for whitespace-only "
         "text.",
     )
@@ -87,6 +113,7 @@ define(
             Example("coalesce(score, 0)", "7", (("score", "7"),)),
         ),
         implementation=_coalesce,
+        sql=_sql_coalesce,
         notes="Field tests: a blank term counts as the fallback; `coalesce(number, false)` is "
         "rejected.",
     )

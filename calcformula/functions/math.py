@@ -5,7 +5,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from calcformula.functions.registry import (
     Evidence,
@@ -20,6 +20,7 @@ from calcformula.values import DIVISION_CONTEXT, EXACT_CONTEXT, EvaluationProble
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
+    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 
@@ -66,6 +67,30 @@ def _rounder(mode: str) -> object:
     return implementation
 
 
+def _sql_rounder(mode: str) -> Any:
+    def translate(call: SqlCall) -> Any:
+        from sqlglot import exp
+
+        places = call.constant(1)
+        if places is None:
+            raise call.unsupported("the number of decimals must be a number written in the formula")
+        b = call.builder
+        if places != places.to_integral_value() or abs(places) > 100:
+            return b.number(exp.Null())  # the evaluator's answer for every record
+        count = int(places)
+        if b.dialect.scale is not None and count >= b.dialect.scale:
+            return call.args[0]  # the dialect keeps no more decimals than that
+        scaled = exp.Mul(this=call.paren(call.args[0]), expression=b.power_of_ten(count))
+        rounded = {
+            decimal.ROUND_FLOOR: exp.Floor,
+            decimal.ROUND_CEILING: exp.Ceil,
+            decimal.ROUND_HALF_UP: exp.Round,  # SQL's ROUND: halves away from zero
+        }[mode](this=scaled)
+        return b.number(exp.Mul(this=rounded, expression=b.power_of_ten(-count)))
+
+    return translate
+
+
 ROUND_NOTE = (
     "Assumed (decision E7): rounds to `decimals` places; negative `decimals` rounds to tens, "
     "hundreds, ..."
@@ -89,6 +114,7 @@ define(
             ),
         ),
         implementation=_rounder(decimal.ROUND_FLOOR),  # type: ignore[arg-type]
+        sql=_sql_rounder(decimal.ROUND_FLOOR),
         notes=ROUND_NOTE,
     )
 )
@@ -102,6 +128,7 @@ define(
         Evidence.INFERRED,
         examples=(Example("round_up(2.561, 2)", "2.57"), Example("round_up(-2.5, 0)", "-2")),
         implementation=_rounder(decimal.ROUND_CEILING),  # type: ignore[arg-type]
+        sql=_sql_rounder(decimal.ROUND_CEILING),
         notes=ROUND_NOTE,
     )
 )
@@ -119,6 +146,7 @@ define(
             Example("round_nearest(-2.5, 0)", "-3"),
         ),
         implementation=_rounder(decimal.ROUND_HALF_UP),  # type: ignore[arg-type]
+        sql=_sql_rounder(decimal.ROUND_HALF_UP),
         notes=ROUND_NOTE,
     )
 )
@@ -130,6 +158,19 @@ def _max(args: Sequence[Value], context: EvalContext) -> Value:
 
 def _min(args: Sequence[Value], context: EvalContext) -> Value:
     return min(_number(a) for a in args)
+
+
+def _sql_extreme(largest: bool) -> Any:
+    def translate(call: SqlCall) -> Any:
+        from sqlglot import exp
+
+        kind = exp.Greatest if largest else exp.Least
+        # SQL's GREATEST/LEAST skip NULLs in some engines; the evaluator's blank wins.
+        return call.propagating(
+            kind(this=call.args[0], expressions=call.args[1:], ignore_nulls=True)
+        )
+
+    return translate
 
 
 define(
@@ -148,6 +189,7 @@ define(
             Example("max(1, a)", "(blank)", (("a", ""),)),
         ),
         implementation=_max,
+        sql=_sql_extreme(True),
         notes="A blank argument blanks the result (decision E2, assumed).",
     )
 )
@@ -166,6 +208,7 @@ define(
             Example("min(4, 2.5)", "2.5"),
         ),
         implementation=_min,
+        sql=_sql_extreme(False),
         notes="A blank argument blanks the result (decision E2, assumed).",
     )
 )
@@ -196,6 +239,41 @@ def _power(args: Sequence[Value], context: EvalContext) -> Value:
         raise EvaluationProblem(f"power({base}, {exponent}) is out of range") from None
 
 
+def _sql_abs(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    return exp.Abs(this=call.args[0])
+
+
+def _sql_sqrt(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    value = call.args[0]
+    negative = exp.LT(this=value.copy(), expression=call.integer(0))
+    return call.case(
+        (negative, exp.Null()), default=call.builder.number(exp.Sqrt(this=value.copy()))
+    )
+
+
+def _sql_power(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    base, exponent = call.args
+    zero_to_negative = exp.And(
+        this=exp.EQ(this=base.copy(), expression=call.integer(0)),
+        expression=exp.LT(this=exponent.copy(), expression=call.integer(0)),
+    )
+    negative_to_fraction = exp.And(
+        this=exp.LT(this=base.copy(), expression=call.integer(0)),
+        expression=exp.Not(this=call.builder.whole(exponent)),
+    )
+    return call.case(
+        (zero_to_negative, exp.Null()),
+        (negative_to_fraction, exp.Null()),
+        default=call.builder.number(exp.Pow(this=base.copy(), expression=exponent.copy())),
+    )
+
+
 define(
     Function(
         "abs",
@@ -206,6 +284,7 @@ define(
         Evidence.INFERRED,
         examples=(Example("abs(-3.5)", "3.5"),),
         implementation=_abs,
+        sql=_sql_abs,
     )
 )
 define(
@@ -218,6 +297,8 @@ define(
         Evidence.INFERRED,
         examples=(Example("sqrt(16)", "4"), Example("sqrt(-1)", "(blank)")),
         implementation=_sqrt,
+        sql=_sql_sqrt,
+        sql_note="DuckDB computes it in double precision; PostgreSQL to its numeric precision.",
         notes="Precision and the blank for negatives are assumed.",
     )
 )
@@ -231,6 +312,8 @@ define(
         Evidence.INFERRED,
         examples=(Example("power(2, 10)", "1024"), Example("power(9, 0.5)", "3")),
         implementation=_power,
+        sql=_sql_power,
+        sql_note="DuckDB computes it in double precision; PostgreSQL to its numeric precision.",
         notes="Two arguments (base, exponent) are inferred from the AST node.",
     )
 )

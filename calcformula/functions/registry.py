@@ -14,10 +14,11 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
+    from calcformula.sql import SqlCall
 
 # A runtime value: exact number, text, boolean, or None for blank.
 Value = Decimal | str | bool | None
@@ -87,6 +88,9 @@ class Example:
 
 
 Implementation = Callable[[Sequence[Value], "EvalContext"], Value]
+# Writes a call in SQL with the same semantics (calcformula.sql); returns a sqlglot expression.
+# Typed loosely so that this module never imports sqlglot: the LSP and parser load it too.
+SqlTranslation = Callable[["SqlCall"], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +109,8 @@ class Function:
     needs_portal: str | None = None  # what portal data it reads (decision E8)
     implementation: Implementation | None = field(default=None, compare=False)
     notes: str = ""  # what is assumed, in words for the docs and hovers
+    sql: SqlTranslation | None = field(default=None, compare=False)
+    sql_note: str = ""  # why there is no SQL, or how the SQL differs (docs/scale.md)
 
     @property
     def min_args(self) -> int:

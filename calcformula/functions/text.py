@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from calcformula.functions.registry import (
     Blanks,
@@ -17,10 +17,11 @@ from calcformula.functions.registry import (
     Value,
     define,
 )
-from calcformula.values import EvaluationProblem, format_number
+from calcformula.values import NUMBER_TEXT, WHITESPACE, EvaluationProblem, format_number
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
+    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 
@@ -41,17 +42,25 @@ def _number_to_string(args: Sequence[Value], context: EvalContext) -> Value:
     return format_number(value)
 
 
-_NUMBER_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NUMBER_TEXT = re.compile(NUMBER_TEXT)
 
 
 def _string_to_number(args: Sequence[Value], context: EvalContext) -> Value:
-    text = _text(args[0]).strip()
+    text = _text(args[0]).strip(WHITESPACE)
     if not _NUMBER_TEXT.fullmatch(text):
         raise EvaluationProblem(f"{text!r} is not a number", code="CF502")
     try:
         return Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
         raise EvaluationProblem(f"{text!r} is not a number", code="CF502") from None
+
+
+def _sql_number_to_string(call: SqlCall) -> Any:
+    return call.builder.text_of_number(call.args[0])
+
+
+def _sql_string_to_number(call: SqlCall) -> Any:
+    return call.builder.number_of_text(call.args[0], dates=False)
 
 
 define(
@@ -71,6 +80,7 @@ define(
             Example("number_to_string(2.50)", "'2.5'"),
         ),
         implementation=_number_to_string,
+        sql=_sql_number_to_string,
         notes="The text format is assumed (decision E6).",
     )
 )
@@ -92,6 +102,7 @@ define(
             ),
         ),
         implementation=_string_to_number,
+        sql=_sql_string_to_number,
         notes="Non-numeric text giving blank is assumed; HubSpot does not document it.",
     )
 )
@@ -99,6 +110,15 @@ define(
 
 def _concatenate(args: Sequence[Value], context: EvalContext) -> Value:
     return "".join(_text(a) for a in args)
+
+
+def _sql_concatenate(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    joined = call.paren(call.args[0])
+    for part in call.args[1:]:
+        joined = exp.DPipe(this=joined, expression=call.paren(part), safe=True)
+    return joined
 
 
 define(
@@ -117,6 +137,7 @@ define(
             ),
         ),
         implementation=_concatenate,
+        sql=_sql_concatenate,
         notes="A blank argument blanks the result (decision E2, assumed).",
     )
 )
@@ -128,6 +149,19 @@ def _contains(args: Sequence[Value], context: EvalContext) -> Value:
 
 def _begins_with(args: Sequence[Value], context: EvalContext) -> Value:
     return _text(args[0]).startswith(_text(args[1]))
+
+
+def _sql_contains(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    text, part = call.args
+    return exp.GT(this=exp.StrPosition(this=text, substr=part), expression=call.integer(0))
+
+
+def _sql_begins_with(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    return exp.StartsWith(this=call.args[0], expression=call.args[1])
 
 
 define(
@@ -143,6 +177,7 @@ define(
             Example("contains('ello', 'hello')", "false"),
         ),
         implementation=_contains,
+        sql=_sql_contains,
         notes="Case sensitivity follows decision S1 (string contents keep case).",
     )
 )
@@ -156,6 +191,7 @@ define(
         Evidence.INFERRED,
         examples=(Example("begins_with('+4930', '+')", "true"),),
         implementation=_begins_with,
+        sql=_sql_begins_with,
     )
 )
 
@@ -172,6 +208,27 @@ def _length(args: Sequence[Value], context: EvalContext) -> Value:
     return Decimal(len(_text(args[0])))
 
 
+CASE_NOTE = "Case mapping follows the engine (PostgreSQL: its locale); ß and the like may differ."
+
+
+def _sql_lower(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    return exp.Lower(this=call.args[0])
+
+
+def _sql_upper(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    return exp.Upper(this=call.args[0])
+
+
+def _sql_length(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    return call.builder.number(exp.Length(this=call.args[0]))
+
+
 define(
     Function(
         "to_lower_case",
@@ -182,6 +239,8 @@ define(
         Evidence.INFERRED,
         examples=(Example("to_lower_case('HubSpot')", "'hubspot'"),),
         implementation=_lower,
+        sql=_sql_lower,
+        sql_note=CASE_NOTE,
     )
 )
 define(
@@ -194,6 +253,8 @@ define(
         Evidence.INFERRED,
         examples=(Example("to_upper_case('HubSpot')", "'HUBSPOT'"),),
         implementation=_upper,
+        sql=_sql_upper,
+        sql_note=CASE_NOTE,
     )
 )
 define(
@@ -206,6 +267,7 @@ define(
         Evidence.INFERRED,
         examples=(Example("string_length('hello')", "5"),),
         implementation=_length,
+        sql=_sql_length,
         notes="Counts Unicode code points (assumed; Java counts UTF-16 units).",
     )
 )
@@ -223,6 +285,28 @@ def _substring(args: Sequence[Value], context: EvalContext) -> Value:
             f"substring({start}, {end}) is outside text of length {len(text)}", code="CF503"
         )
     return text[int(start) : int(end)]
+
+
+def _sql_substring(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    b = call.builder
+    text, start = call.args[0], call.args[1]
+    end = call.args[2] if len(call.args) > 2 else b.number(exp.Length(this=text.copy()))
+    inside = exp.and_(
+        b.whole(start),
+        b.whole(end),
+        exp.GTE(this=start.copy(), expression=call.integer(0)),
+        exp.LTE(this=start.copy(), expression=end.copy()),
+        exp.LTE(this=end.copy(), expression=exp.Length(this=text.copy())),
+    )
+    integer = exp.DataType.build("INT")
+    part = exp.Substring(
+        this=text.copy(),
+        start=exp.Cast(this=exp.Add(this=start.copy(), expression=call.integer(1)), to=integer),
+        length=exp.Cast(this=exp.Sub(this=end.copy(), expression=start.copy()), to=integer.copy()),
+    )
+    return call.case((inside, part))
 
 
 define(
@@ -243,6 +327,7 @@ define(
             Example("substring('abc', 2, 5)", "(blank)"),
         ),
         implementation=_substring,
+        sql=_sql_substring,
         notes="0-based with an exclusive end (decision E7, assumed, as Java's substring); "
         "positions outside the text give blank, as Java's would fail.",
     )
@@ -278,6 +363,8 @@ define(
             Example("regex_matches('xAB-123', '[A-Z]+-[0-9]+')", "false"),
         ),
         implementation=_regex_matches,
+        sql_note="Regular-expression dialects differ between Python, Java and each SQL engine, "
+        "and calcformula refuses patterns it cannot evaluate safely; there is no faithful SQL.",
         notes="Assumed (decision E7): whole-string match, Java-like syntax; patterns with nested "
         "repetition are refused rather than risk running forever.",
     )
@@ -285,7 +372,31 @@ define(
 
 
 def _set_contains(args: Sequence[Value], context: EvalContext) -> Value:
-    return _text(args[1]) in {part.strip() for part in _text(args[0]).split(";")}
+    return _text(args[1]) in {part.strip(WHITESPACE) for part in _text(args[0]).split(";")}
+
+
+_SET_CONTAINS_SQL = {
+    "duckdb": "LIST_CONTAINS(LIST_TRANSFORM(STRING_SPLIT(:s, ';'), x -> TRIM(x, :w)), :v)",
+    "postgres": "EXISTS(SELECT 1 FROM UNNEST(STRING_TO_ARRAY(:s, ';')) AS p(x) "
+    "WHERE TRIM(BOTH :w FROM x) = :v)",
+}
+
+
+def _sql_set_contains(call: SqlCall) -> Any:
+    import sqlglot
+    from sqlglot import exp
+
+    template = _SET_CONTAINS_SQL.get(call.dialect)
+    if template is None:
+        raise call.unsupported(f"calcformula has no tested list functions for {call.dialect}")
+    values, value = call.args
+    tree = exp.replace_placeholders(
+        sqlglot.parse_one(template, dialect=call.dialect),
+        s=values.copy(),
+        v=value.copy(),
+        w=call.string(WHITESPACE),
+    )
+    return call.propagating(tree)
 
 
 define(
@@ -298,14 +409,32 @@ define(
         Evidence.INFERRED,
         examples=(Example("set_contains_string(string(tags), 'b')", "true", (("tags", "a;b;c"),)),),
         implementation=_set_contains,
+        sql=_sql_set_contains,
+        sql_note="DuckDB and PostgreSQL only.",
         notes="Multi-select semantics assumed (decision E7).",
     )
 )
 
 
 def _full_name(args: Sequence[Value], context: EvalContext) -> Value:
-    parts = [a.strip() for a in args if isinstance(a, str) and a.strip()]
+    parts = [a.strip(WHITESPACE) for a in args if isinstance(a, str) and a.strip(WHITESPACE)]
     return " ".join(parts) if parts else None
+
+
+def _sql_full_name(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    first, last = (
+        exp.Nullif(this=call.builder.trim(part), expression=call.string("")) for part in call.args
+    )
+    both = exp.DPipe(
+        this=exp.DPipe(this=first.copy(), expression=call.string(" "), safe=True),
+        expression=last.copy(),
+        safe=True,
+    )
+    return call.case(
+        (call.is_null(first), last.copy()), (call.is_null(last), first.copy()), default=both
+    )
 
 
 define(
@@ -330,6 +459,7 @@ define(
             ),
         ),
         implementation=_full_name,
+        sql=_sql_full_name,
         notes="HubSpot's version is probably locale-aware; this joining is assumed (decision E7).",
     )
 )

@@ -1,0 +1,345 @@
+"""Evaluates formulas over record files of any size with DuckDB, running their compiled SQL.
+
+The records never pass through Python one by one: DuckDB reads the CSV, NDJSON or Parquet file
+in parallel, computes every formula (calcformula.sql, dialect `duckdb`) and, for file output,
+writes the results itself. What differs from the Python engine is written in docs/scale.md:
+numbers are DECIMAL(38,10), and per-record notes (division by zero, unreadable values) are
+not reported, only values.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from calcformula.checker import CheckResult
+from calcformula.diagnostics import Diagnostic
+from calcformula.functions import Type, Value
+from calcformula.records import resolve_headers
+from calcformula.schema import Schema
+from calcformula.sql import Column, ColumnType, SqlFormula, compile_sql
+
+SUFFIXES = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet"}
+
+
+class EngineError(Exception):
+    """The engine cannot run this job; the message says why and what to do instead."""
+
+
+def available() -> bool:
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def input_kind(path: str | Path) -> str | None:
+    """csv, ndjson or parquet for a file the engine reads, else None."""
+    return SUFFIXES.get(Path(path).suffix.lower())
+
+
+@dataclass
+class Problem:
+    line: int
+    message: str
+
+
+@dataclass
+class Source:
+    """A record file as DuckDB reads it: the FROM clause, property columns, the id."""
+
+    relation: str
+    columns: dict[str, Column]
+    id_expression: exp.Expr
+    rejects: bool = False  # CSV: rejected lines are kept in DuckDB's reject tables
+
+
+@dataclass
+class Run:
+    """The outcome of one evaluation: rows (when not written by DuckDB) and counts."""
+
+    records: int = 0
+    blank: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _literal(text: str) -> str:
+    return exp.Literal.string(text).sql(dialect="duckdb")
+
+
+def _identifier(name: str) -> exp.Expr:
+    return exp.column(name, quoted=True)
+
+
+def _csv_source(path: Path, schema: Schema | None) -> Source:
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
+        try:
+            headers = next(csv.reader(stream))
+        except StopIteration:
+            raise EngineError(f"{path}: the file is empty") from None
+        except csv.Error as error:
+            raise EngineError(f"{path}: the header row cannot be read: {error}") from None
+    names, id_column = resolve_headers(headers, schema)
+    positions = [f"c{i}" for i in range(len(headers))]
+    types = "{" + ", ".join(f"{_literal(p)}: 'VARCHAR'" for p in positions) + "}"
+    relation = (
+        f"read_csv({_literal(str(path))}, header = true, auto_detect = false, "
+        f"delim = ',', quote = '\"', escape = '\"', columns = {types}, "
+        "store_rejects = true)"
+    )
+    columns = {name: Column(_identifier(positions[i])) for i, name in enumerate(names) if name}
+    identifier: exp.Expr = (
+        _identifier(positions[id_column]) if id_column >= 0 else _row_number(offset=1)
+    )
+    return Source(relation, columns, identifier, rejects=True)
+
+
+def _row_number(offset: int = 0) -> exp.Expr:
+    number = exp.Window(this=exp.RowNumber())
+    if offset:
+        number = exp.Add(this=number, expression=exp.Literal.number(offset))  # type: ignore[assignment]
+    return exp.Cast(this=number, to=exp.DataType.build("VARCHAR"))
+
+
+_TYPES = {
+    "BOOLEAN": ColumnType.BOOLEAN,
+    "DATE": ColumnType.DATE,
+    "VARCHAR": ColumnType.TEXT,
+}
+
+
+def _column_type(sql_type: str) -> ColumnType | None:
+    upper = sql_type.upper()
+    if upper in _TYPES:
+        return _TYPES[upper]
+    if upper.startswith("TIMESTAMP"):
+        return ColumnType.TIMESTAMP
+    numeric = ("DECIMAL", "DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "SMALLINT", "TINYINT")
+    if upper.startswith(numeric) or upper in ("HUGEINT", "UBIGINT", "UINTEGER", "USMALLINT"):
+        return ColumnType.NUMBER
+    return None
+
+
+def _parquet_source(connection: Any, path: Path, schema: Schema | None) -> Source:
+    relation = f"read_parquet({_literal(str(path))})"
+    described = connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    headers = [str(row[0]) for row in described]
+    names, id_column = resolve_headers(headers, schema)
+    columns: dict[str, Column] = {}
+    for (header, sql_type, *_), name in zip(described, names, strict=True):
+        if not name:
+            continue
+        kind = _column_type(str(sql_type))
+        reference = _identifier(str(header))
+        if kind is None:  # lists, structs, blobs: read as text, like a CSV cell
+            reference = exp.Cast(this=reference, to=exp.DataType.build("VARCHAR"))
+            kind = ColumnType.TEXT
+        columns[name] = Column(reference, kind)
+    identifier: exp.Expr = (
+        exp.Cast(this=_identifier(headers[id_column]), to=exp.DataType.build("VARCHAR"))
+        if id_column >= 0
+        else _row_number()
+    )
+    return Source(relation, columns, identifier)
+
+
+def _json_text(path: str) -> exp.Expr:
+    return exp.Anonymous(
+        this="JSON_EXTRACT_STRING", expressions=[_identifier("json"), exp.Literal.string(path)]
+    )
+
+
+def _ndjson_source(path: Path, wanted: Sequence[str]) -> Source:
+    relation = (
+        f"read_ndjson_objects({_literal(str(path))}, format = 'newline_delimited', "
+        "ignore_errors = false)"
+    )
+    has_properties = exp.Anonymous(
+        this="JSON_EXISTS", expressions=[_identifier("json"), exp.Literal.string("$.properties")]
+    )
+
+    def value(name: str) -> exp.Expr:
+        # HubSpot's shape ({"id", "properties": {...}}) or a flat object, as records.py reads.
+        quoted = name.replace('"', "")
+        return exp.Case(
+            ifs=[exp.If(this=has_properties.copy(), true=_json_text(f'$.properties."{quoted}"'))],
+            default=_json_text(f'$."{quoted}"'),
+        )
+
+    identifier = exp.Coalesce(
+        this=_json_text("$.id"),
+        expressions=[
+            _json_text("$.properties.hs_object_id"),
+            _json_text("$.hs_object_id"),
+            _row_number(),
+        ],
+    )
+    return Source(relation, {name: Column(value(name)) for name in wanted}, identifier)
+
+
+def _shown(formula: SqlFormula, value: exp.Expr, output: str) -> exp.Expr:
+    """The value as the output format writes it: text for CSV, JSON for NDJSON."""
+    from calcformula.sql import SqlBuilder
+
+    builder = SqlBuilder(formula.dialect, None)
+    kind = formula.checked.result_type
+    if output == "csv":
+        if kind.is_number:
+            return builder.text_of_number(value)
+        if kind is Type.BOOL:
+            return exp.Case(
+                ifs=[
+                    exp.If(this=value, true=exp.Literal.string("true")),
+                    exp.If(this=exp.Not(this=value.copy()), true=exp.Literal.string("false")),
+                ]
+            )
+        return value
+    if kind.is_number:
+        return exp.Cast(this=builder.text_of_number(value), to=exp.DataType.build("JSON"))
+    return exp.Anonymous(this="TO_JSON", expressions=[value])
+
+
+class DuckDBEngine:
+    """One evaluation job: formulas, a record file, and where the results go."""
+
+    def __init__(
+        self,
+        targets: Sequence[tuple[str, CheckResult]],
+        path: str | Path,
+        schema: Schema | None,
+        now_ms: int,
+    ) -> None:
+        try:
+            import duckdb
+        except ImportError:
+            raise EngineError(
+                "the DuckDB engine needs the duckdb package: pip install 'calcformula[duckdb]'"
+            ) from None
+        self.path = Path(path)
+        kind = input_kind(self.path)
+        if kind is None:
+            raise EngineError(
+                f"{self.path}: the DuckDB engine reads .csv, .ndjson/.jsonl and .parquet files"
+            )
+        self.duckdb = duckdb
+        self.connection = duckdb.connect()
+        self.connection.execute("SET TimeZone = 'UTC'")
+        wanted = sorted(_read_properties(targets))
+        try:
+            if kind == "csv":
+                self.source = _csv_source(self.path, schema)
+            elif kind == "parquet":
+                self.source = _parquet_source(self.connection, self.path, schema)
+            else:
+                self.source = _ndjson_source(self.path, wanted)
+        except duckdb.Error as error:
+            raise EngineError(f"{self.path}: {_first_line(error)}") from None
+        self.formulas: list[tuple[str, SqlFormula]] = []
+        failed: list[Diagnostic] = []
+        for name, checked in targets:
+            formula = compile_sql(checked, "duckdb", self.source.columns, now_ms)
+            if not formula.ok:
+                failed.extend(d for d in formula.diagnostics if d.is_error)
+            self.formulas.append((name, formula))
+        self.diagnostics = tuple(failed)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+    def _query(self, output: str) -> str:
+        projections = [exp.alias_(self.source.id_expression.copy(), "id", quoted=True)]
+        for name, formula in self.formulas:
+            assert formula.expression is not None
+            value = formula.expression.copy()
+            if output in ("csv", "ndjson"):
+                value = _shown(formula, value, output)
+            projections.append(exp.alias_(value, name, quoted=True))
+        columns = ", ".join(p.sql(dialect="duckdb") for p in projections)
+        return f"SELECT {columns} FROM {self.source.relation}"
+
+    def _execute(self, sql: str) -> Any:
+        try:
+            return self.connection.execute(sql)
+        except self.duckdb.Error as error:
+            raise EngineError(
+                f"the DuckDB engine stopped: {_first_line(error)} "
+                "(--engine python evaluates this input record by record)"
+            ) from None
+
+    def write(self, output: str, destination: str) -> Run:
+        """Results straight to a file in `csv` or `ndjson` (one formula), written by DuckDB."""
+        started = time.perf_counter()
+        names = [name for name, _ in self.formulas]
+        self._execute(f"CREATE TEMP TABLE calcformula_results AS {self._query(output)}")
+        if output == "ndjson":
+            value = _identifier(names[0]).sql(dialect="duckdb")
+            copy = (
+                f"COPY (SELECT id, {value} AS value, CAST('[]' AS JSON) AS diagnostics "
+                f"FROM calcformula_results) TO {_literal(destination)} (FORMAT json)"
+            )
+        else:
+            copy = (
+                f"COPY calcformula_results TO {_literal(destination)} "
+                "(FORMAT csv, HEADER true, QUOTE '\"')"
+            )
+        self._execute(copy)
+        run = self._counts(names)
+        run.seconds = time.perf_counter() - started
+        return run
+
+    def rows(self, batch: int = 20_000) -> Iterator[tuple[str, list[Value]]]:
+        """(id, values) for every record, values as the Python engine gives them."""
+        cursor = self._execute(self._query("values"))
+        while True:
+            chunk = cursor.fetchmany(batch)
+            if not chunk:
+                return
+            for row in chunk:
+                yield str(row[0]), list(row[1:])
+
+    def problems(self) -> list[Problem]:
+        """Lines DuckDB could not read (CSV), with their numbers."""
+        if not self.source.rejects:
+            return []
+        found = self.connection.execute(
+            "SELECT line, error_message FROM reject_errors ORDER BY line"
+        ).fetchall()
+        return [Problem(int(line), _first_line(message)) for line, message in found]
+
+    def _counts(self, names: list[str]) -> Run:
+        blanks = " + ".join(
+            f"count_if({_identifier(n).sql(dialect='duckdb')} IS NULL)" for n in names
+        )
+        found = self.connection.execute(
+            f"SELECT count(*), {blanks} FROM calcformula_results"
+        ).fetchone()
+        records, blank = found if found is not None else (0, 0)
+        return Run(records=int(records), blank=int(blank or 0), problems=self.problems())
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _read_properties(targets: Sequence[tuple[str, CheckResult]]) -> set[str]:
+    from calcformula.nodes import Property, walk
+
+    return {
+        node.name
+        for _, checked in targets
+        for node in walk(checked.tree)
+        if isinstance(node, Property)
+    }
+
+
+def _first_line(error: object) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,629 @@
+"""Compiles a checked formula to SQL: one sqlglot expression tree, rendered in many dialects,
+with the evaluator's semantics written out (docs/scale.md).
+
+What the SQL keeps from the evaluator (decisions E1-E5):
+
+- Property values are read from text exactly as `calcformula.evaluator` reads them (the same
+  number, epoch-millisecond and ISO 8601 patterns, shared through `calcformula.values`), or
+  from typed columns (numbers, booleans, timestamps, dates) when the source has types.
+- Blank is NULL. Operators and strict functions propagate it; `and`/`or` are SQL's
+  three-valued logic, which is decision E3; a blank `if` condition blanks the `if` (E4), which
+  a simple `CASE c WHEN TRUE ... WHEN FALSE ...` gives without evaluating `c` twice.
+- Numbers are exact decimals in the dialect's decimal type; `x / 0` is NULL (E5).
+
+What cannot be said in SQL with the same meaning (portal data, regular expressions, functions
+of unknown meaning, `timestamp(x)`) is a CF7xx diagnostic, never SQL with another meaning.
+Function translations live beside their implementations in the registry (`Function.sql`);
+this module supplies the building blocks they use (`SqlCall`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import sqlglot
+from sqlglot import exp
+
+from calcformula import codes
+from calcformula.checker import CheckResult
+from calcformula.diagnostics import Diagnostic
+from calcformula.evaluator.runtime import EULER
+from calcformula.functions import Type, lookup
+from calcformula.nodes import (
+    Binary,
+    BinaryOp,
+    Boolean,
+    Call,
+    Constant,
+    ConstantName,
+    If,
+    Node,
+    Number,
+    Property,
+    PropertyKind,
+    String,
+    Unary,
+    UnaryOp,
+    left_spine,
+)
+from calcformula.schema import PropertyInfo
+from calcformula.span import Span
+from calcformula.values import DATETIME_TEXT, EPOCH_TEXT, NUMBER_TEXT, WHITESPACE, format_number
+
+MAX_NODES = 20_000  # beyond this the SQL is refused rather than handed to an engine
+
+
+class ColumnType(enum.Enum):
+    """What a source column holds: HubSpot's text, or a value an engine already typed."""
+
+    TEXT = "text"
+    NUMBER = "number"  # numbers; for date properties, epoch milliseconds
+    BOOLEAN = "boolean"
+    TIMESTAMP = "timestamp"
+    DATE = "date"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """Where a property's value comes from: a column (or any expression) and its type."""
+
+    expression: exp.Expr
+    type: ColumnType = ColumnType.TEXT
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one SQL engine family computes: its sqlglot name and its exact-number type."""
+
+    name: str
+    number_type: str
+    scale: int | None  # decimal places numbers keep (None: unbounded)
+    max_integer_digits: int | None
+    tested: bool  # executed by the differential tests; the others are checked for syntax only
+    description: str
+
+
+DIALECTS: dict[str, Dialect] = {
+    d.name: d
+    for d in (
+        Dialect(
+            "duckdb",
+            "DECIMAL(38, 10)",
+            10,
+            28,
+            True,
+            "DECIMAL(38,10): 10 decimals; quotients, square roots and powers in double "
+            "precision, then rounded to 10 decimals",
+        ),
+        Dialect(
+            "postgres",
+            "NUMERIC",
+            None,
+            None,
+            True,
+            "NUMERIC (unbounded): + - * exact; quotients to at least 40 decimals; sqrt and "
+            "power to PostgreSQL's numeric precision (16 significant digits or more)",
+        ),
+        Dialect("snowflake", "NUMBER(38, 10)", 10, 28, False, "NUMBER(38,10)"),
+        Dialect("bigquery", "BIGNUMERIC", 38, 38, False, "BIGNUMERIC"),
+        Dialect("spark", "DECIMAL(38, 10)", 10, 28, False, "DECIMAL(38,10)"),
+        Dialect("databricks", "DECIMAL(38, 10)", 10, 28, False, "DECIMAL(38,10)"),
+        Dialect("trino", "DECIMAL(38, 10)", 10, 28, False, "DECIMAL(38,10)"),
+        Dialect("redshift", "DECIMAL(38, 10)", 10, 28, False, "DECIMAL(38,10)"),
+    )
+}
+
+
+class Unsupported(Exception):
+    """A construct that has no faithful SQL in this dialect."""
+
+    def __init__(self, what: str, reason: str, span: Span | None = None) -> None:
+        super().__init__(reason)
+        self.what = what
+        self.reason = reason
+        self.span = span
+
+
+def _anchored(pattern: str) -> exp.Expr:
+    return exp.Literal.string(f"^({pattern})$")
+
+
+def _string(text: str) -> exp.Expr:
+    return exp.Literal.string(text)
+
+
+def _int(value: int) -> exp.Expr:
+    return exp.Literal.number(value)
+
+
+def _case(*pairs: tuple[exp.Expr, exp.Expr], default: exp.Expr | None = None) -> exp.Case:
+    case = exp.Case(ifs=[exp.If(this=c, true=v) for c, v in pairs])
+    if default is not None:
+        case.set("default", default)
+    return case
+
+
+def _is_null(value: exp.Expr) -> exp.Expr:
+    return exp.Is(this=value.copy(), expression=exp.Null())
+
+
+def _any_null(values: Sequence[exp.Expr]) -> exp.Expr:
+    condition: exp.Expr = _is_null(values[0])
+    for value in values[1:]:
+        condition = exp.Or(this=condition, expression=_is_null(value))
+    return condition
+
+
+def _paren(value: exp.Expr) -> exp.Expr:
+    return (
+        value if isinstance(value, exp.Column | exp.Literal | exp.Paren) else exp.Paren(this=value)
+    )
+
+
+class SqlBuilder:
+    """The dialect-aware pieces every translation is made of."""
+
+    def __init__(self, dialect: Dialect, now_ms: int | None) -> None:
+        self.dialect = dialect
+        self.now_ms = now_ms
+        self.number_type = exp.DataType.build(dialect.number_type, dialect=dialect.name)
+
+    @property
+    def name(self) -> str:
+        return self.dialect.name
+
+    # --- numbers ------------------------------------------------------------------------
+
+    def number(self, value: exp.Expr) -> exp.Expr:
+        """The value in the dialect's exact-number type."""
+        return exp.Cast(this=value, to=self.number_type.copy())
+
+    def literal(self, value: Decimal, span: Span) -> exp.Expr:
+        dialect = self.dialect
+        if value and dialect.max_integer_digits is not None:
+            integer_digits = value.adjusted() + 1
+            places = max(0, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
+            if integer_digits > dialect.max_integer_digits or (
+                dialect.scale is not None and places > dialect.scale
+            ):
+                raise Unsupported(
+                    format_number(value),
+                    f"the number does not fit {dialect.number_type}, the type {dialect.name} "
+                    "computes in",
+                    span,
+                )
+        return self.number(exp.Literal.number(format_number(value)))
+
+    def power_of_ten(self, places: int) -> exp.Expr:
+        return exp.Literal.number(format_number(Decimal(1).scaleb(places)))
+
+    def multiply(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        return self.number(exp.Mul(this=_paren(a), expression=_paren(b)))
+
+    def divide(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        """`a / b`, NULL for a zero divisor (decision E5)."""
+        divisor = exp.Nullif(this=b, expression=_int(0))
+        if self.name == "postgres":
+            # NUMERIC division keeps only 16 significant digits unless the dividend carries
+            # more scale: 40 decimals make it agree with the evaluator's 34 digits.
+            dividend: exp.Expr = exp.Cast(
+                this=a, to=exp.DataType.build("NUMERIC(1000, 40)", dialect="postgres")
+            )
+            return exp.Div(this=dividend, expression=divisor, typed=True)
+        return self.number(exp.Div(this=_paren(a), expression=divisor, typed=True))
+
+    def whole(self, value: exp.Expr) -> exp.Expr:
+        """True when the number is a whole number."""
+        return exp.EQ(this=value.copy(), expression=exp.Floor(this=value.copy()))
+
+    # --- text ---------------------------------------------------------------------------
+
+    def trim(self, text: exp.Expr) -> exp.Expr:
+        """Strips the whitespace the evaluator strips (calcformula.values.WHITESPACE)."""
+        return exp.Trim(this=text, expression=_string(WHITESPACE))
+
+    def matches(self, text: exp.Expr, pattern: str) -> exp.Expr:
+        """The whole text matches one of the shared value patterns (ASCII classes only, so
+        that RE2, POSIX and Java regular expressions agree)."""
+        return exp.RegexpLike(this=text, expression=_anchored(pattern))
+
+    def text_of_number(self, value: exp.Expr) -> exp.Expr:
+        """`number_to_string`: plain notation, no trailing zeros (decision E6)."""
+        if self.name == "postgres":
+            return exp.Cast(this=exp.Anonymous(this="TRIM_SCALE", expressions=[value]), to="TEXT")
+        text = exp.Cast(this=self.number(value), to=exp.DataType.build("VARCHAR"))
+        trimmed = exp.RegexpReplace(
+            this=text, expression=_string("[.]?0+$"), replacement=_string("")
+        )
+        if self.dialect.scale is not None and self.name == "duckdb":
+            return trimmed  # DuckDB always prints the scale's 10 decimals: there is a point
+        return _case(
+            (exp.Like(this=text.copy(), expression=_string("%.%")), trimmed), default=text.copy()
+        )
+
+    def number_of_text(self, text: exp.Expr, dates: bool | None) -> exp.Expr:
+        """A number from text as the evaluator reads it: `dates` True for a date property
+        (epoch digits or ISO 8601), False for a number, None when the type is unknown."""
+        trimmed = self.trim(text)
+        pairs: list[tuple[exp.Expr, exp.Expr]] = []
+        if dates is not True:
+            pairs.append((self.matches(trimmed, NUMBER_TEXT), self.number(trimmed.copy())))
+        if dates is not False:
+            if dates:
+                pairs.append(
+                    (self.matches(trimmed.copy(), EPOCH_TEXT), self.number(trimmed.copy()))
+                )
+            pairs.append(
+                (
+                    exp.And(
+                        this=self.matches(trimmed.copy(), DATETIME_TEXT),
+                        expression=self._real_day(trimmed.copy()),
+                    ),
+                    self._epoch_of_text(trimmed.copy()),
+                )
+            )
+        return _case(*pairs)
+
+    def _real_day(self, text: exp.Expr) -> exp.Expr:
+        """The text's YYYY-MM-DD is a day of the calendar (the pattern checked the digits)."""
+
+        def part(start: int, length: int) -> exp.Expr:
+            return exp.Cast(
+                this=exp.Substring(this=text.copy(), start=_int(start), length=_int(length)),
+                to=exp.DataType.build("INT"),
+            )
+
+        year, month, day = part(1, 4), part(6, 2), part(9, 2)
+
+        def divisible(by: int) -> exp.Expr:
+            return exp.EQ(this=exp.Mod(this=year.copy(), expression=_int(by)), expression=_int(0))
+
+        leap = exp.Or(
+            this=exp.Paren(
+                this=exp.And(this=divisible(4), expression=exp.Not(this=divisible(100)))
+            ),
+            expression=divisible(400),
+        )
+        length = _case(
+            (
+                exp.EQ(this=month.copy(), expression=_int(2)),
+                _case((leap, _int(29)), default=_int(28)),
+            ),
+            (
+                exp.In(this=month.copy(), expressions=[_int(4), _int(6), _int(9), _int(11)]),
+                _int(30),
+            ),
+            default=_int(31),
+        )
+        return exp.And(
+            this=exp.GTE(this=year, expression=_int(1)),
+            expression=exp.LTE(this=day, expression=length),
+        )
+
+    def _epoch_of_text(self, text: exp.Expr) -> exp.Expr:
+        """Epoch milliseconds of a checked ISO 8601 text; no zone means UTC."""
+        zoned = self.matches(text.copy(), ".*(Z|[+-][0-9]{2}:[0-9]{2})")
+        if self.name == "duckdb":
+
+            def epoch(kind: str) -> exp.Expr:
+                return exp.Anonymous(
+                    this="EPOCH_MS",
+                    expressions=[exp.TryCast(this=text.copy(), to=exp.DataType.build(kind))],
+                )
+        else:
+
+            def epoch(kind: str) -> exp.Expr:
+                seconds = exp.Extract(
+                    this=exp.var("EPOCH"),
+                    expression=exp.Cast(this=text.copy(), to=exp.DataType.build(kind)),
+                )
+                return exp.Floor(this=exp.Mul(this=seconds, expression=_int(1000)))
+
+        return self.number(_case((zoned, epoch("TIMESTAMPTZ")), default=epoch("TIMESTAMP")))
+
+    def epoch_of(self, column: exp.Expr, kind: ColumnType) -> exp.Expr:
+        """Epoch milliseconds of a typed timestamp or date column."""
+        if self.name == "duckdb":
+            value = (
+                column
+                if kind is ColumnType.TIMESTAMP
+                else exp.Cast(this=column, to=exp.DataType.build("TIMESTAMP"))
+            )
+            return self.number(exp.Anonymous(this="EPOCH_MS", expressions=[value]))
+        target = "TIMESTAMPTZ" if kind is ColumnType.TIMESTAMP else "TIMESTAMP"
+        seconds = exp.Extract(
+            this=exp.var("EPOCH"), expression=exp.Cast(this=column, to=exp.DataType.build(target))
+        )
+        return self.number(exp.Floor(this=exp.Mul(this=seconds, expression=_int(1000))))
+
+    def now(self) -> exp.Expr:
+        if self.now_ms is not None:
+            return self.number(_int(self.now_ms))
+        return self.epoch_of(exp.CurrentTimestamp(), ColumnType.TIMESTAMP)
+
+
+@dataclass
+class SqlCall:
+    """One function call being translated: its SQL arguments and what the checker knew."""
+
+    builder: SqlBuilder
+    node: Call
+    args: list[exp.Expr]
+    types: list[Type]
+
+    @property
+    def dialect(self) -> str:
+        return self.builder.name
+
+    def constant(self, index: int) -> Decimal | None:
+        """The argument's value when it is a number written in the formula."""
+        node = self.node.args[index]
+        if isinstance(node, Number):
+            return node.value
+        if isinstance(node, Unary) and node.op is UnaryOp.NEG and isinstance(node.operand, Number):
+            return -node.operand.value
+        return None
+
+    def propagating(self, result: exp.Expr) -> exp.Expr:
+        """NULL when any argument is NULL, else `result` (for SQL functions that skip NULLs)."""
+        return _case((_any_null(self.args), exp.Null()), default=result)
+
+    def unsupported(self, reason: str) -> Unsupported:
+        return Unsupported(f"{self.node.name}()", reason, self.node.name_span)
+
+    # Re-exported building blocks, so that translations need only the call.
+    case = staticmethod(_case)
+    is_null = staticmethod(_is_null)
+    string = staticmethod(_string)
+    integer = staticmethod(_int)
+    paren = staticmethod(_paren)
+
+
+@dataclass(frozen=True)
+class SqlFormula:
+    """A formula in SQL, or the diagnostics that say why it cannot be."""
+
+    checked: CheckResult
+    dialect: Dialect
+    expression: exp.Expr | None
+    diagnostics: tuple[Diagnostic, ...]
+    properties: tuple[str, ...] = field(default=())  # the properties it reads
+
+    @property
+    def ok(self) -> bool:
+        return self.expression is not None
+
+    def sql(self, pretty: bool = False) -> str:
+        if self.expression is None:
+            raise ValueError("the formula has no SQL; see its diagnostics")
+        return self.expression.sql(dialect=self.dialect.name, pretty=pretty)
+
+
+class _Compiler:
+    def __init__(
+        self,
+        checked: CheckResult,
+        builder: SqlBuilder,
+        columns: Mapping[str, Column],
+        schema_of: Mapping[int, PropertyInfo],
+    ) -> None:
+        self.checked = checked
+        self.b = builder
+        self.columns = columns
+        self.schema_of = schema_of
+        self.read: list[str] = []
+
+    def compile(self, node: Node) -> exp.Expr:
+        if isinstance(node, Binary):
+            return self._chain(node)
+        if isinstance(node, Number):
+            return self.b.literal(node.value, node.span)
+        if isinstance(node, String):
+            return _string(node.value)
+        if isinstance(node, Boolean):
+            return exp.true() if node.value else exp.false()
+        if isinstance(node, Constant):
+            if node.name is ConstantName.E:
+                digits = self.b.dialect.scale
+                value = EULER if digits is None else EULER.quantize(Decimal(1).scaleb(-digits))
+                return self.b.number(exp.Literal.number(str(value)))
+            if node.name is ConstantName.NOW:
+                return self.b.now()
+            raise Unsupported("TARGET", "`TARGET` has no known meaning in a calculation", node.span)
+        if isinstance(node, Property):
+            return self._property(node)
+        if isinstance(node, Unary):
+            operand = self.compile(node.operand)
+            if node.op is UnaryOp.NOT:
+                return exp.Not(this=_paren(operand))
+            return exp.Neg(this=_paren(operand))
+        if isinstance(node, Call):
+            return self._call(node)
+        if isinstance(node, If):
+            return self._if(node)
+        raise Unsupported("the formula", "it has syntax errors", node.span)
+
+    def _chain(self, node: Binary) -> exp.Expr:
+        bottom, chain = left_spine(node)
+        value = self.compile(bottom)
+        for link in chain:
+            value = self._binary(link, value, self.compile(link.right))
+        return value
+
+    def _binary(self, node: Binary, a: exp.Expr, b: exp.Expr) -> exp.Expr:
+        op = node.op
+        if op is BinaryOp.AND:
+            return exp.And(this=_paren(a), expression=_paren(b))
+        if op is BinaryOp.OR:
+            return exp.Or(this=_paren(a), expression=_paren(b))
+        if op is BinaryOp.XOR:
+            return exp.NEQ(this=_paren(a), expression=_paren(b))
+        comparisons: dict[BinaryOp, type[exp.Expr]] = {
+            BinaryOp.LT: exp.LT,
+            BinaryOp.GT: exp.GT,
+            BinaryOp.LE: exp.LTE,
+            BinaryOp.GE: exp.GTE,
+            BinaryOp.EQ: exp.EQ,
+            BinaryOp.NE: exp.NEQ,
+        }
+        if op in comparisons:
+            return comparisons[op](this=_paren(a), expression=_paren(b))
+        if op is BinaryOp.ADD and self.checked.type_of(node) is Type.STRING:
+            return exp.DPipe(this=_paren(a), expression=_paren(b), safe=True)
+        if op is BinaryOp.ADD:
+            return exp.Add(this=_paren(a), expression=_paren(b))
+        if op is BinaryOp.SUB:
+            return exp.Sub(this=_paren(a), expression=_paren(b))
+        if op is BinaryOp.MUL:
+            return self.b.multiply(a, b)
+        return self.b.divide(a, b)
+
+    def _if(self, node: If) -> exp.Expr:
+        rest: exp.Expr = exp.Null() if node.else_branch is None else self.compile(node.else_branch)
+        for branch in reversed(node.branches):
+            # A simple CASE on the condition: TRUE, FALSE, or (NULL) neither, which blanks the
+            # whole `if` (decision E4) without writing the condition twice.
+            rest = exp.Case(
+                this=_paren(self.compile(branch.condition)),
+                ifs=[
+                    exp.If(this=exp.true(), true=self.compile(branch.value)),
+                    exp.If(this=exp.false(), true=rest),
+                ],
+            )
+        return rest
+
+    def _property(self, node: Property) -> exp.Expr:
+        b = self.b
+        if node.kind is PropertyKind.TIMESTAMP:
+            raise Unsupported(
+                f"timestamp({node.name})",
+                "the time a property last changed is not a column of the record",
+                node.span,
+            )
+        if node.name not in self.read:
+            self.read.append(node.name)
+        column = self.columns.get(node.name)
+        if column is None:
+            column = Column(exp.column(node.name, quoted=True))
+        value, kind = column.expression.copy(), column.type
+        info = self.schema_of.get(id(node))
+        if node.kind is PropertyKind.STRING:
+            if kind is ColumnType.TEXT:
+                return exp.Nullif(this=value, expression=_string(""))
+            if kind is ColumnType.NUMBER:
+                return b.text_of_number(value)
+            if kind is ColumnType.BOOLEAN:
+                return _case(
+                    (value, _string("true")), (exp.Not(this=value.copy()), _string("false"))
+                )
+            raise Unsupported(
+                f"string({node.name})",
+                f"the column holds a {kind.value}, whose text HubSpot would format in its own "
+                "way; give the column as text",
+                node.span,
+            )
+        if node.kind is PropertyKind.BOOL:
+            if kind is ColumnType.BOOLEAN:
+                return value
+            if kind is ColumnType.TEXT:
+                lowered = exp.Lower(this=b.trim(value))
+                return exp.Case(
+                    this=lowered,
+                    ifs=[
+                        exp.If(this=_string("true"), true=exp.true()),
+                        exp.If(this=_string("false"), true=exp.false()),
+                    ],
+                )
+            return exp.Cast(this=exp.Null(), to=exp.DataType.build("BOOLEAN"))
+        if kind is ColumnType.NUMBER:
+            return b.number(value)
+        if kind in (ColumnType.TIMESTAMP, ColumnType.DATE):
+            return b.epoch_of(value, kind)
+        if kind is ColumnType.BOOLEAN:
+            return b.number(exp.Null())
+        dates = None if info is None else info.is_date
+        return b.number_of_text(value, dates)
+
+    def _call(self, node: Call) -> exp.Expr:
+        function = lookup(node.name)
+        if function is None or function.sql is None:
+            if function is None:
+                reason = "it is not a function"
+            elif function.sql_note:
+                reason = function.sql_note
+            elif function.needs_portal:
+                reason = (
+                    f"it reads portal data ({function.needs_portal}) that a table of records "
+                    "does not hold"
+                )
+            elif function.implementation is None:
+                reason = "its meaning is not known, so there is nothing to translate"
+            else:
+                reason = "calcformula has no SQL for it yet"
+            raise Unsupported(f"{node.name}()", reason, node.name_span)
+        args = [self.compile(arg) for arg in node.args]
+        call = SqlCall(self.b, node, args, [self.checked.type_of(a) for a in node.args])
+        result: exp.Expr = function.sql(call)
+        return result
+
+
+def compile_sql(
+    checked: CheckResult,
+    dialect: str = "duckdb",
+    columns: Mapping[str, Column] | None = None,
+    now_ms: int | None = None,
+) -> SqlFormula:
+    """The formula as one SQL expression of `dialect`, reading properties from `columns`
+    (default: a text column named after each property). `now_ms` fixes NOW (default: the
+    engine's clock)."""
+    profile = DIALECTS.get(dialect)
+    if profile is None:
+        raise ValueError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
+    if not checked.ok:
+        return SqlFormula(checked, profile, None, checked.diagnostics)
+    compiler = _Compiler(checked, SqlBuilder(profile, now_ms), columns or {}, checked.references)
+    try:
+        expression = compiler.compile(checked.tree)
+    except Unsupported as problem:
+        diagnostic = codes.SQL_UNSUPPORTED.at(
+            problem.span or checked.tree.span,
+            what=problem.what,
+            dialect=profile.name,
+            reason=problem.reason,
+        )
+        return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
+    size = sum(1 for _ in expression.walk())
+    if size > MAX_NODES:
+        diagnostic = codes.SQL_TOO_LARGE.at(checked.tree.span, size=size, limit=MAX_NODES)
+        return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
+    return SqlFormula(checked, profile, expression, checked.diagnostics, tuple(compiler.read))
+
+
+def select(
+    formulas: Sequence[tuple[str, SqlFormula]],
+    source: exp.Expr,
+    id_column: exp.Expr | None = None,
+) -> exp.Select:
+    """`SELECT id, <formula> AS <name>, ... FROM source` for formulas that all have SQL."""
+    projections: list[exp.Expr] = []
+    if id_column is not None:
+        projections.append(exp.alias_(id_column, "id", quoted=True))
+    for name, formula in formulas:
+        if formula.expression is None:
+            raise ValueError(f"{name} has no SQL")
+        projections.append(exp.alias_(formula.expression.copy(), name, quoted=True))
+    return exp.select(*projections).from_(source)
+
+
+def parse_table(name: str, dialect: str) -> exp.Table:
+    """A table name as the user wrote it (`schema.table`, quoted parts allowed)."""
+    try:
+        table = sqlglot.to_table(name, dialect=dialect)
+    except sqlglot.errors.ParseError as error:
+        raise ValueError(f"{name!r} is not a table name: {error}") from None
+    if not isinstance(table, exp.Table) or not table.name:
+        raise ValueError(f"{name!r} is not a table name")
+    return table
