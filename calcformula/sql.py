@@ -428,7 +428,8 @@ class _Compiler:
         if isinstance(node, Constant):
             if node.name is ConstantName.E:
                 digits = self.b.dialect.scale
-                value = EULER if digits is None else EULER.quantize(Decimal(1).scaleb(-digits))
+                exact = digits is None or digits >= 33
+                value = EULER if exact else EULER.quantize(Decimal(1).scaleb(-digits))
                 return self.b.number(exp.Literal.number(str(value)))
             if node.name is ConstantName.NOW:
                 return self.b.now()
@@ -570,6 +571,22 @@ class _Compiler:
         return result
 
 
+_OPERATORS = (exp.Binary, exp.Not, exp.Neg)
+
+
+def _parenthesize(tree: exp.Expr) -> exp.Expr:
+    """Parentheses around every operator that is an operand of another: sqlglot prints the
+    tree as built, and SQL's precedence (`NOT x IS NULL` is `NOT (x IS NULL)`) must never
+    regroup what the formula grouped."""
+    for node in list(tree.walk()):
+        if isinstance(node, _OPERATORS):
+            for key in ("this", "expression"):
+                child = node.args.get(key)
+                if isinstance(child, _OPERATORS):
+                    node.set(key, exp.Paren(this=child))
+    return tree
+
+
 def compile_sql(
     checked: CheckResult,
     dialect: str = "duckdb",
@@ -595,6 +612,7 @@ def compile_sql(
             reason=problem.reason,
         )
         return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
+    expression = _parenthesize(expression)
     size = sum(1 for _ in expression.walk())
     if size > MAX_NODES:
         diagnostic = codes.SQL_TOO_LARGE.at(checked.tree.span, size=size, limit=MAX_NODES)

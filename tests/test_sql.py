@@ -1,0 +1,432 @@
+"""The SQL compiler: the generated SQL, run on DuckDB and on a real PostgreSQL server, gives
+the evaluator's answers (conformance cases and Hypothesis-generated formulas and records);
+other dialects' SQL parses back in sqlglot; what cannot be translated is a diagnostic."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import hypothesis.strategies as st
+import psycopg
+import pytest
+import sqlglot
+from hypothesis import HealthCheck, given, settings
+from sqlglot import exp
+
+from calcformula import check
+from calcformula.evaluator import CompiledFormula, EvalContext, PortalContext
+from calcformula.functions import REGISTRY, Value
+from calcformula.schema import Schema
+from calcformula.sql import DIALECTS, compile_sql, parse_table, select
+from calcformula.values import format_value
+from tests.cases import CONFORMANCE, Case, load_cases
+from tests.postgres_server import running
+
+NOW = 1_700_000_000_000
+CASES = load_cases("eval")
+
+# How close an engine's number must be to the evaluator's, for formulas whose numbers pass
+# through a division or e (docs/scale.md states each engine's precision). Everything else
+# must be identical.
+TOLERANCE = {"duckdb": Decimal("1e-8"), "postgres": Decimal("1e-20")}
+# Without them, DuckDB still keeps only 10 decimals (a value with more is rounded once).
+EXACT = {"duckdb": Decimal("1e-10"), "postgres": None}
+
+Runner = Callable[[str], list[Any]]
+
+
+# --- engines ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def duck() -> Iterator[duckdb.DuckDBPyConnection]:
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[psycopg.Connection[Any]]:
+    with running() as dsn, psycopg.connect(dsn, autocommit=True) as connection:
+        yield connection
+
+
+def _text(value: object) -> str | None:
+    """A record value as the text column a table would hold (what records.py reads)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def records_relation(
+    records: Sequence[dict[str, object]], names: Sequence[str], dialect: str
+) -> str:
+    """The records as a derived table of text columns, with `n` giving their order."""
+    text_type = "VARCHAR" if dialect == "duckdb" else "TEXT"
+    rows = []
+    for number, record in enumerate(records):
+        cells = [f"{number} AS n"]
+        for name in names:
+            value = _text(record.get(name))
+            literal = "NULL" if value is None else exp.Literal.string(value).sql(dialect=dialect)
+            cells.append(f'CAST({literal} AS {text_type}) AS "{name}"')
+        rows.append("SELECT " + ", ".join(cells))
+    return "(" + " UNION ALL ".join(rows) + ") AS records"
+
+
+def run_sql(
+    connection: Any,
+    formula_sql: str,
+    records: Sequence[dict[str, object]],
+    names: Sequence[str],
+    dialect: str,
+) -> list[Any]:
+    relation = records_relation(records, names, dialect)
+    query = f"SELECT n, {formula_sql} FROM {relation} ORDER BY n"
+    return [row[1] for row in connection.execute(query).fetchall()]
+
+
+def same(engine_value: Any, expected: Value, tolerance: Decimal | None) -> bool:
+    if isinstance(engine_value, float):
+        engine_value = Decimal(repr(engine_value))
+    elif isinstance(engine_value, int) and not isinstance(engine_value, bool):
+        engine_value = Decimal(engine_value)
+    if isinstance(engine_value, Decimal) and isinstance(expected, Decimal):
+        if tolerance is None:
+            return engine_value == expected
+        return abs(engine_value - expected) <= tolerance * max(1, abs(expected))
+    return format_value(engine_value) == format_value(expected)
+
+
+# --- conformance cases ---------------------------------------------------------------------
+
+
+@functools.cache
+def schema(name: str) -> Schema:
+    return Schema.load(CONFORMANCE / "schemas" / f"{name}.json")
+
+
+def _case_inputs(case: Case) -> tuple[Schema | None, int, list[dict[str, object]], list[str]]:
+    sections = case.sections
+    object_schema = schema(sections["object"]) if "object" in sections else None
+    now = NOW
+    if "now" in sections:
+        moment = dt.datetime.fromisoformat(sections["now"].replace("Z", "+00:00"))
+        now = int(moment.timestamp() * 1000)
+    if "records" in sections:
+        records = json.loads(sections["records"])
+        expected = sections["values"].splitlines()
+    else:
+        records = [json.loads(sections.get("record", "{}"))]
+        expected = [sections["value"]]
+    return object_schema, now, records, expected
+
+
+def _conformance(case: Case, dialect: str, connection: Any) -> None:
+    object_schema, now, records, expected = _case_inputs(case)
+    checked = check(case.formula, schema=object_schema)
+    formula = compile_sql(checked, dialect, now_ms=now)
+    if not formula.ok:
+        # Refused: only for what the evaluator cannot know either, or portal data / change
+        # times that a table of records does not hold.
+        codes = {d.code for d in formula.diagnostics if d.is_error}
+        assert codes == {"CF701"}, formula.diagnostics
+        assert any(w in case.title for w in ("E8", "E9", "timestamp")), case.title
+        return
+    portal = PortalContext.load(CONFORMANCE / "portal.json")
+    evaluator = CompiledFormula(checked, object_schema, EvalContext(now_ms=now, portal=portal))
+    names = sorted({*formula.properties, *(k for r in records for k in r)})
+    got = run_sql(connection, formula.sql(), records, names, dialect)
+    lossy = "/" in case.formula or "e" in case.formula.split()
+    for record, value, shown in zip(records, got, expected, strict=True):
+        result = evaluator.evaluate(record)
+        assert format_value(result.value) == shown  # the case itself holds
+        assert same(value, result.value, (TOLERANCE if lossy else EXACT)[dialect]), (record, value)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_conformance_on_duckdb(case: Case, duck: duckdb.DuckDBPyConnection) -> None:
+    _conformance(case, "duckdb", duck)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_conformance_on_postgres(case: Case, postgres: psycopg.Connection[Any]) -> None:
+    _conformance(case, "postgres", postgres)
+
+
+# --- Hypothesis: generated formulas and records --------------------------------------------
+
+NUMBER_PROPS = ["n0", "n1", "n2"]
+STRING_PROPS = ["s0", "s1"]
+BOOL_PROPS = ["b0", "b1"]
+DATE_PROPS = ["d0"]
+PROPERTIES = [*NUMBER_PROPS, *STRING_PROPS, *BOOL_PROPS, *DATE_PROPS]
+DIFF_SCHEMA = Schema.from_json(
+    [{"name": p, "type": "number"} for p in NUMBER_PROPS]
+    + [{"name": p, "type": "string"} for p in STRING_PROPS]
+    + [{"name": p, "type": "bool"} for p in BOOL_PROPS]
+    + [{"name": p, "type": "datetime"} for p in DATE_PROPS]
+)
+
+literals = st.sampled_from(["0", "1", "2.5", "-3", "100", "0.01", "1e2", "7", "999.99"])
+
+
+def numbers(depth: int, exact: bool) -> st.SearchStrategy[str]:
+    """Number formulas. `exact` ones avoid division and e, so that comparisons, rounding and
+    text built on them are the same in every engine; the others may carry a quotient's last
+    digits, which only continuous operations (+ - max min abs coalesce if) pass on."""
+    leaf = st.one_of(literals, st.sampled_from(NUMBER_PROPS))
+    if depth <= 0:
+        return leaf
+    n = numbers(depth - 1, exact)
+    exact_n = numbers(depth - 1, True)
+    b, s = bools(depth - 1), strings(depth - 1)
+    options = [
+        leaf,
+        st.tuples(n, st.sampled_from(["+", "-"]), n).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(exact_n, leaf).map(lambda t: f"({t[0]} * {t[1]})"),
+        n.map(lambda x: f"-{x}"),
+        st.tuples(n, n).map(lambda t: f"coalesce({t[0]}, {t[1]})"),
+        st.tuples(
+            exact_n,
+            st.sampled_from(["0", "1", "2", "-1"]),
+            st.sampled_from(["round_down", "round_up", "round_nearest"]),
+        ).map(lambda t: f"{t[2]}({t[0]}, {t[1]})"),
+        st.lists(n, min_size=2, max_size=3).map(lambda xs: f"max({', '.join(xs)})"),
+        st.lists(n, min_size=2, max_size=3).map(lambda xs: f"min({', '.join(xs)})"),
+        n.map(lambda x: f"abs({x})"),
+        s.map(lambda x: f"string_length({x})"),
+        s.map(lambda x: f"string_to_number({x})"),
+        st.tuples(b, n, n).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
+        st.tuples(b, n).map(lambda t: f"(if {t[0]} then {t[1]} endif)"),
+        st.just("time_between(d0, NOW)"),
+        st.just("d0"),
+    ]
+    if not exact:
+        options += [
+            st.tuples(n, leaf).map(lambda t: f"({t[0]} / {t[1]})"),
+            n.map(lambda x: f"({x} * e)"),
+        ]
+    return st.one_of(*options)
+
+
+def strings(depth: int) -> st.SearchStrategy[str]:
+    leaf = st.one_of(
+        st.sampled_from(["'a'", "'B c'", "''", "'+49'", "'é'", '"it\'s"']),
+        st.sampled_from([f"string({p})" for p in STRING_PROPS]),
+    )
+    if depth <= 0:
+        return leaf
+    s, n, b = strings(depth - 1), numbers(depth - 1, True), bools(depth - 1)
+    return st.one_of(
+        leaf,
+        st.tuples(s, s).map(lambda t: f"({t[0]} + {t[1]})"),
+        st.lists(s, min_size=2, max_size=3).map(lambda xs: f"concatenate({', '.join(xs)})"),
+        s.map(lambda x: f"to_upper_case({x})"),
+        s.map(lambda x: f"to_lower_case({x})"),
+        n.map(lambda x: f"number_to_string({x})"),
+        st.tuples(s, s).map(lambda t: f"coalesce({t[0]}, {t[1]})"),
+        st.tuples(s, s).map(lambda t: f"format_full_name({t[0]}, {t[1]})"),
+        st.tuples(s, st.sampled_from(["0", "1", "2"]), st.sampled_from(["1", "2", "3", "5"])).map(
+            lambda t: f"substring({t[0]}, {t[1]}, {t[2]})"
+        ),
+        s.map(lambda x: f"substring({x}, 1)"),
+        st.tuples(b, s, s).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
+    )
+
+
+def bools(depth: int) -> st.SearchStrategy[str]:
+    leaf = st.one_of(
+        st.sampled_from(["true", "false"]), st.sampled_from([f"bool({p})" for p in BOOL_PROPS])
+    )
+    if depth <= 0:
+        return leaf
+    b, s, n = bools(depth - 1), strings(depth - 1), numbers(depth - 1, True)
+    return st.one_of(
+        leaf,
+        st.tuples(n, st.sampled_from(["<", ">", "<=", ">=", "=", "!="]), n).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        st.tuples(s, st.sampled_from(["=", "!="]), s).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(b, st.sampled_from(["and", "or", "xor", "="]), b).map(
+            lambda t: f"({t[0]} {t[1]} {t[2]})"
+        ),
+        b.map(lambda x: f"not {x}"),
+        st.one_of(numbers(depth - 1, False), s, b).map(lambda x: f"is_present({x})"),
+        st.one_of(n, s).map(lambda x: f"is_blank({x})"),
+        st.tuples(s, s).map(lambda t: f"contains({t[0]}, {t[1]})"),
+        st.tuples(s, s).map(lambda t: f"begins_with({t[0]}, {t[1]})"),
+        st.tuples(s, s).map(lambda t: f"set_contains_string({t[0]}, {t[1]})"),
+    )
+
+
+def formulas() -> st.SearchStrategy[str]:
+    return st.one_of(numbers(3, False), strings(3), bools(3))
+
+
+def records() -> st.SearchStrategy[list[dict[str, object]]]:
+    number_values = st.one_of(
+        st.none(),
+        st.sampled_from(
+            [
+                "",
+                "0",
+                "1",
+                "-2.5",
+                "3.25",
+                "1e2",
+                "abc",
+                " 4 ",
+                "999",
+                "0.01",
+                "1_000",
+                "+5",
+                ".5",
+                "5.",
+                "1E-2",
+                "١٢",
+                "12 apples",
+            ]
+        ),
+    )
+    string_values = st.one_of(
+        st.none(), st.sampled_from(["", "x", "Ab", "+49 30", "  ", "a;b", " b ;c", "é", "O'Neil"])
+    )
+    bool_values = st.one_of(st.none(), st.sampled_from(["", "true", "false", "yes", " TRUE "]))
+    date_values = st.one_of(
+        st.none(),
+        st.sampled_from(
+            [
+                "",
+                "2024-01-02",
+                "2024-02-29T10:00:00Z",
+                "2023-02-29",
+                "1704067200000",
+                "2024-01-02T12:00:00.123+01:00",
+                "2024-01-02 08:30",
+                "20240102",
+                "2024-13-01",
+                "2024-01-02T24:00:00Z",
+                "yesterday",
+            ]
+        ),
+    )
+    one = st.fixed_dictionaries(
+        {
+            **{p: number_values for p in NUMBER_PROPS},
+            **{p: string_values for p in STRING_PROPS},
+            **{p: bool_values for p in BOOL_PROPS},
+            **{p: date_values for p in DATE_PROPS},
+        }
+    )
+    return st.lists(one, min_size=1, max_size=8)
+
+
+def _differential(
+    connection: Any, dialect: str, formula: str, rows: list[dict[str, object]]
+) -> None:
+    checked = check(formula, schema=DIFF_SCHEMA)
+    assert checked.ok, (formula, checked.diagnostics)
+    compiled = compile_sql(checked, dialect, now_ms=NOW)
+    if not compiled.ok:  # only set_contains_string outside DuckDB/PostgreSQL
+        raise AssertionError(compiled.diagnostics)
+    evaluator = CompiledFormula(checked, DIFF_SCHEMA, EvalContext(now_ms=NOW))
+    got = run_sql(connection, compiled.sql(), rows, PROPERTIES, dialect)
+    lossy = "/" in formula or "* e" in formula
+    for record, value in zip(rows, got, strict=True):
+        expected = evaluator.evaluate(record).value
+        assert same(value, expected, (TOLERANCE if lossy else EXACT)[dialect]), (
+            formula,
+            record,
+            value,
+            expected,
+        )
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(formulas(), records())
+def test_duckdb_agrees_with_the_evaluator(
+    duck: duckdb.DuckDBPyConnection, formula: str, rows: list[dict[str, object]]
+) -> None:
+    _differential(duck, "duckdb", formula, rows)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(formulas(), records())
+def test_postgres_agrees_with_the_evaluator(
+    postgres: psycopg.Connection[Any], formula: str, rows: list[dict[str, object]]
+) -> None:
+    _differential(postgres, "postgres", formula, rows)
+
+
+# --- other dialects, diagnostics, safety ---------------------------------------------------
+
+
+def _corpus_formulas() -> list[str]:
+    return [c.formula for c in CASES if compile_sql(check(c.formula), "duckdb").ok]
+
+
+@pytest.mark.parametrize("dialect", [d for d, p in DIALECTS.items() if not p.tested])
+def test_other_dialects_parse_back(dialect: str) -> None:
+    for formula in _corpus_formulas():
+        compiled = compile_sql(check(formula), dialect, now_ms=NOW)
+        if not compiled.ok:
+            assert {d.code for d in compiled.diagnostics if d.is_error} == {"CF701"}
+            continue
+        text = compiled.sql()
+        tree = sqlglot.parse_one(text, read=dialect)
+        # The tree round-trips: printed again it is the same SQL.
+        assert tree.sql(dialect=dialect) == text, (formula, text)
+
+
+def test_untranslatable_functions_are_diagnostics_with_a_reason() -> None:
+    for formula, words in [
+        ("regex_matches(string(x), '[0-9]+')", "Regular-expression"),
+        ("pipeline_probability(string(dealstage))", "portal data"),
+        ("year(closedate)", "meaning is not known"),
+        ("TARGET", "no known meaning"),
+        ("timestamp(dealstage)", "last changed"),
+        ("a * 1e40", "does not fit DECIMAL(38, 10)"),
+    ]:
+        compiled = compile_sql(check(formula), "duckdb")
+        assert not compiled.ok
+        [diagnostic] = [d for d in compiled.diagnostics if d.code == "CF701"]
+        assert words in diagnostic.message, (formula, diagnostic.message)
+        assert diagnostic.span.start < len(formula)
+    # PostgreSQL's NUMERIC holds that number.
+    assert compile_sql(check("a * 1e40"), "postgres").ok
+
+
+def test_every_function_has_sql_or_says_why_not() -> None:
+    for function in REGISTRY.values():
+        if function.implementation is not None and function.sql is None:
+            assert function.sql_note or function.needs_portal, function.name
+
+
+def test_names_and_strings_are_quoted(duck: duckdb.DuckDBPyConnection) -> None:
+    hostile = "x'); DROP TABLE t; --"
+    formula = compile_sql(check(f'string(a) + "{hostile}"'), "duckdb")
+    got = run_sql(duck, formula.sql(), [{"a": 'q"'}], ["a"], "duckdb")
+    assert got == ['q"' + hostile]
+    table = parse_table('crm."deals; drop"', "postgres")
+    query = select([("value", formula)], table, exp.column("hs_object_id", quoted=True))
+    assert '"deals; drop"' in query.sql(dialect="postgres")
+    with pytest.raises(ValueError):
+        parse_table("", "postgres")
+
+
+def test_now_is_the_engines_clock_unless_fixed(duck: duckdb.DuckDBPyConnection) -> None:
+    floating = compile_sql(check("NOW"), "duckdb")
+    [value] = run_sql(duck, floating.sql(), [{}], [], "duckdb")
+    assert abs(value - Decimal(dt.datetime.now(dt.UTC).timestamp() * 1000)) < 60_000
+    fixed = compile_sql(check("NOW"), "duckdb", now_ms=NOW)
+    assert run_sql(duck, fixed.sql(), [{}], [], "duckdb") == [Decimal(NOW)]
