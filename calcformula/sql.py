@@ -428,8 +428,9 @@ class _Compiler:
         if isinstance(node, Constant):
             if node.name is ConstantName.E:
                 digits = self.b.dialect.scale
-                exact = digits is None or digits >= 33
-                value = EULER if exact else EULER.quantize(Decimal(1).scaleb(-digits))
+                value = EULER
+                if digits is not None and digits < 33:
+                    value = EULER.quantize(Decimal(1).scaleb(-digits))
                 return self.b.number(exp.Literal.number(str(value)))
             if node.name is ConstantName.NOW:
                 return self.b.now()

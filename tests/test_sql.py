@@ -103,7 +103,8 @@ def same(engine_value: Any, expected: Value, tolerance: Decimal | None) -> bool:
     if isinstance(engine_value, Decimal) and isinstance(expected, Decimal):
         if tolerance is None:
             return engine_value == expected
-        return abs(engine_value - expected) <= tolerance * max(1, abs(expected))
+        scale = max(Decimal(1), abs(expected))
+        return abs(engine_value - expected) <= tolerance * scale
     return format_value(engine_value) == format_value(expected)
 
 
@@ -320,7 +321,7 @@ def records() -> st.SearchStrategy[list[dict[str, object]]]:
             ]
         ),
     )
-    one = st.fixed_dictionaries(
+    one: st.SearchStrategy[dict[str, object]] = st.fixed_dictionaries(
         {
             **{p: number_values for p in NUMBER_PROPS},
             **{p: string_values for p in STRING_PROPS},
