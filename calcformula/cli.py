@@ -369,9 +369,9 @@ def _duckdb_engine(
                 click.echo(render_text(found, text, target.name, sys.stderr.isatty()), err=True)
         _fail("the DuckDB engine cannot evaluate these formulas; use --engine python")
     if engine == "auto":
-        size = path.stat().st_size / 1_048_576
+        size = path.stat().st_size / 1_048_576  # MB
         click.echo(
-            f"evaluating with the DuckDB engine ({size:,.0f} MB of records); "
+            f"evaluating with the DuckDB engine ({size:,.1f} MB of records); "
             "--engine python gives per-record notes",
             err=True,
         )
