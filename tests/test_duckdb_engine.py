@@ -165,7 +165,7 @@ def test_sql_command_prints_a_select_that_runs(tmp_path: Path) -> None:
     rows = connection.execute(result.stdout.rstrip().rstrip(";")).fetchall()
     python = run(*deals("--records", DEALS, "--format", "csv", "--engine", "python"))
     expected = [
-        line.split(",")[:2] + [line.split(",")[3]] for line in python.stdout.splitlines()[1:]
+        [*line.split(",")[:2], line.split(",")[3]] for line in python.stdout.splitlines()[1:]
     ]
     got = [[str(i), "" if d is None else format(d.normalize(), "f"), s or ""] for i, d, s in rows]
     assert got == expected
