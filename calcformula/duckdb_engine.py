@@ -279,20 +279,31 @@ class DuckDBEngine:
         """Results straight to a file in `csv` or `ndjson` (one formula), written by DuckDB."""
         started = time.perf_counter()
         names = [name for name, _ in self.formulas]
-        self._execute(f"CREATE TEMP TABLE calcformula_results AS {self._query(output)}")
+        query = self._query(output)
+        target = _literal(destination)
         if output == "ndjson":
             value = _identifier(names[0]).sql(dialect="duckdb")
-            copy = (
+            self._execute(
                 f"COPY (SELECT id, {value} AS value, CAST('[]' AS JSON) AS diagnostics "
-                f"FROM calcformula_results) TO {_literal(destination)} (FORMAT json)"
+                f"FROM ({query})) TO {target} (FORMAT json)"
+            )
+            blank = (
+                "count_if(json_type(json, '$.value') = 'NULL') "
+                f"FROM read_ndjson_objects({target})"
             )
         else:
-            copy = (
-                f"COPY calcformula_results TO {_literal(destination)} "
-                "(FORMAT csv, HEADER true, QUOTE '\"')"
+            self._execute(f"COPY ({query}) TO {target} (FORMAT csv, HEADER true)")
+            # The summary's counts from the file just written: cheaper than a second pass
+            # over the records, and exact (a blank is an empty cell, text is never empty).
+            cells = " + ".join(f"count_if(c{i + 1} IS NULL)" for i in range(len(names)))
+            columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names) + 1)) + "}"
+            blank = (
+                f"{cells} FROM read_csv({target}, header = true, auto_detect = false, "
+                f"columns = {columns})"
             )
-        self._execute(copy)
-        run = self._counts(names)
+        found = self.connection.execute(f"SELECT count(*), {blank}").fetchone()
+        records, blanks = found if found is not None else (0, 0)
+        run = Run(records=int(records), blank=int(blanks or 0), problems=self.problems())
         run.seconds = time.perf_counter() - started
         return run
 
@@ -314,16 +325,6 @@ class DuckDBEngine:
             "SELECT line, error_message FROM reject_errors ORDER BY line"
         ).fetchall()
         return [Problem(int(line), _first_line(message)) for line, message in found]
-
-    def _counts(self, names: list[str]) -> Run:
-        blanks = " + ".join(
-            f"count_if({_identifier(n).sql(dialect='duckdb')} IS NULL)" for n in names
-        )
-        found = self.connection.execute(
-            f"SELECT count(*), {blanks} FROM calcformula_results"
-        ).fetchone()
-        records, blank = found if found is not None else (0, 0)
-        return Run(records=int(records), blank=int(blank or 0), problems=self.problems())
 
     def close(self) -> None:
         self.connection.close()

@@ -158,9 +158,7 @@ def _any_null(values: Sequence[exp.Expr]) -> exp.Expr:
 
 
 def _paren(value: exp.Expr) -> exp.Expr:
-    return (
-        value if isinstance(value, exp.Column | exp.Literal | exp.Paren) else exp.Paren(this=value)
-    )
+    return exp.Paren(this=value) if isinstance(value, (exp.Binary, exp.Not, exp.Neg)) else value
 
 
 class SqlBuilder:
