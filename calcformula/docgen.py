@@ -93,6 +93,10 @@ def functions_markdown() -> str:
                 lines.append("- Evaluation: not evaluable offline (meaning unknown)")
             if function.notes:
                 lines.append(f"- Note: {function.notes}")
+            if function.implementation is not None:
+                sql = "yes" if function.sql is not None else "no"
+                detail = f" ({function.sql_note})" if function.sql_note else ""
+                lines.append(f"- SQL ([scale.md](scale.md)): {sql}{detail}")
             if function.examples:
                 lines += ["", "| Formula | Record | Result |", "|---|---|---|"]
                 for example in function.examples:
