@@ -431,3 +431,16 @@ def test_now_is_the_engines_clock_unless_fixed(duck: duckdb.DuckDBPyConnection) 
     assert abs(value - Decimal(dt.datetime.now(dt.UTC).timestamp() * 1000)) < 60_000
     fixed = compile_sql(check("NOW"), "duckdb", now_ms=NOW)
     assert run_sql(duck, fixed.sql(), [{}], [], "duckdb") == [Decimal(NOW)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(formulas(), st.text(max_size=60)),
+    st.sampled_from(sorted(DIALECTS)),
+)
+def test_compiling_never_raises(text: str, dialect: str) -> None:
+    compiled = compile_sql(check(text, schema=DIFF_SCHEMA), dialect, now_ms=NOW)
+    if compiled.ok:
+        assert compiled.sql()
+    else:
+        assert any(d.is_error for d in compiled.diagnostics)
