@@ -288,8 +288,7 @@ class DuckDBEngine:
                 f"FROM ({query})) TO {target} (FORMAT json)"
             )
             blank = (
-                "count_if(json_type(json, '$.value') = 'NULL') "
-                f"FROM read_ndjson_objects({target})"
+                f"count_if(json_type(json, '$.value') = 'NULL') FROM read_ndjson_objects({target})"
             )
         else:
             self._execute(f"COPY ({query}) TO {target} (FORMAT csv, HEADER true)")

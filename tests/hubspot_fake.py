@@ -1,4 +1,5 @@
-"""A local HTTP server that behaves like HubSpot's Properties API, for tests (loopback only).
+"""A local HTTP server that behaves like HubSpot's Properties, Objects and Imports APIs, for
+tests (loopback only).
 
 It stores properties and groups per object, answers in HubSpot's shapes (400 with a parser
 message, 401, 403 with scopes, 404, 409 OBJECT_ALREADY_EXISTS, 429 with policyName), sends
@@ -7,17 +8,26 @@ double quotes -> single quotes, a line break before `elseif`), with its own simp
 rather than calcformula's formatter. Faults can be scripted per request: 500s, 429s, slow
 answers, dropped connections, and a create that succeeds on the server while the client
 never hears back.
+
+Records (for `verify`): objects hold records whose calculated properties get their values from
+a function the test supplies (`calculate`), so tests can plant mismatches; imported records
+receive them only after `backfill_reads` batch reads, like HubSpot's delayed backfill. The
+imports API takes the multipart request, moves STARTED -> PROCESSING -> DONE over polls, and
+reports rows with invalid numbers in `/errors` with their line numbers.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
+import email.parser
+import io
 import json
 import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -70,6 +80,24 @@ class FakeHubSpot:
     rejected_formula_words: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     remaining: int = 100
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    calculate: Callable[[str, str, dict[str, Any]], str | None] | None = None
+    backfill_reads: int = 0
+    imports: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batch_sizes: list[int] = field(default_factory=list)
+    page_sizes: list[int] = field(default_factory=list)
+    next_id: int = 1000
+
+    def add_record(self, obj: str, properties: dict[str, Any]) -> str:
+        self.next_id += 1
+        record_id = str(self.next_id)
+        self.records.setdefault(obj, []).append(
+            {"id": record_id, "properties": dict(properties), "reads": 10**9, "archived": False}
+        )
+        return record_id
+
+    def live_records(self, obj: str) -> list[dict[str, Any]]:
+        return [r for r in self.records.get(obj, []) if not r["archived"]]
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -203,8 +231,12 @@ class FakeHubSpot:
                     },
                     {"Retry-After": str(int(fault.seconds))} if not daily else {},
                 )
+        content_type = request.headers.get("Content-Type") or ""
         try:
-            body = json.loads(raw) if raw else None
+            if content_type.startswith("multipart/form-data"):
+                body: Any = _multipart(content_type, raw)
+            else:
+                body = json.loads(raw) if raw else None
         except ValueError:
             return self._send(
                 request,
@@ -256,6 +288,12 @@ class FakeHubSpot:
     def route(
         self, method: str, path: str, query: dict[str, list[str]], body: Any
     ) -> tuple[int, Any]:
+        if path.startswith("/crm/v3/objects/"):
+            with self.lock:
+                return self._objects(method, path.removeprefix("/crm/v3/objects/"), query, body)
+        if path.startswith("/crm/v3/imports"):
+            with self.lock:
+                return self._imports(method, path.removeprefix("/crm/v3/imports"), body)
         if path == "/account-info/v3/details":
             return 200, {
                 "portalId": self.portal_id,
@@ -370,3 +408,139 @@ class FakeHubSpot:
         if "calculationFormula" in body:
             prop["calculationFormula"] = canonical(body["calculationFormula"])
         return 200, copy.deepcopy(prop)
+
+    # --- objects and imports -----------------------------------------------------------------
+
+    def _shown(self, obj: str, record: dict[str, Any], names: list[str]) -> dict[str, Any]:
+        values: dict[str, Any] = {"hs_object_id": record["id"]}
+        for name in names:
+            prop = self.properties.get(obj, {}).get(name)
+            if prop is not None and prop.get("calculationFormula") and self.calculate:
+                ready = record["reads"] >= self.backfill_reads
+                values[name] = self.calculate(obj, name, record["properties"]) if ready else None
+            else:
+                values[name] = record["properties"].get(name)
+        return values
+
+    def _objects(
+        self, method: str, rest: str, query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
+        obj, _, action = rest.partition("/")
+        if obj not in self.properties:
+            return self._error(400, "VALIDATION_ERROR", f"Unable to infer object type from: {obj}")
+        if method == "GET" and action == "":
+            limit = int(query.get("limit", ["10"])[0])
+            if limit > 100:
+                return self._error(400, "VALIDATION_ERROR", "limit must be at most 100")
+            self.page_sizes.append(limit)
+            names = [n for n in query.get("properties", [""])[0].split(",") if n]
+            start = int(query.get("after", ["0"])[0])
+            live = self.live_records(obj)
+            page = live[start : start + limit]
+            data: dict[str, Any] = {
+                "results": [
+                    {"id": r["id"], "properties": self._shown(obj, r, names), "archived": False}
+                    for r in page
+                ]
+            }
+            if start + limit < len(live):
+                data["paging"] = {"next": {"after": str(start + limit)}}
+            return 200, data
+        if method == "POST" and action in ("batch/read", "batch/archive"):
+            inputs = body.get("inputs", []) if isinstance(body, dict) else []
+            self.batch_sizes.append(len(inputs))
+            if len(inputs) > 100:
+                return self._error(400, "VALIDATION_ERROR", "at most 100 inputs per batch")
+            if action == "batch/archive":
+                ids = {str(i.get("id")) for i in inputs}
+                for record in self.records.get(obj, []):
+                    if record["id"] in ids:
+                        record["archived"] = True
+                return 204, None
+            key = body.get("idProperty") or "hs_object_id"
+            names = list(body.get("properties", []))
+            wanted = {str(i.get("id")) for i in inputs}
+            results = []
+            for record in self.live_records(obj):
+                value = record["id"] if key == "hs_object_id" else record["properties"].get(key)
+                if value in wanted:
+                    record["reads"] += 1
+                    results.append(
+                        {"id": record["id"], "properties": self._shown(obj, record, names)}
+                    )
+            return 200, {"status": "COMPLETE", "results": results}
+        return self._error(405, "METHOD_NOT_ALLOWED", f"{method} /crm/v3/objects/{rest}")
+
+    def _imports(self, method: str, rest: str, body: Any) -> tuple[int, Any]:
+        if method == "POST" and rest == "":
+            if not isinstance(body, dict) or "importRequest" not in body or "files" not in body:
+                return self._error(400, "VALIDATION_ERROR", "importRequest and files are required")
+            request = json.loads(body["importRequest"])
+            page = request["files"][0]["fileImportPage"]
+            [type_id] = list(request.get("importOperations", {"0-3": "CREATE"}))
+            obj = {"0-1": "contacts", "0-2": "companies", "0-3": "deals"}.get(type_id, type_id)
+            mappings = {m["columnName"]: m["propertyName"] for m in page["columnMappings"]}
+            reader = csv.reader(io.StringIO(body["files"].decode("utf-8")))
+            header = next(reader)
+            errors = []
+            for line, row in enumerate(reader, start=2):
+                properties: dict[str, Any] = {}
+                bad = None
+                for column, value in zip(header, row, strict=True):
+                    name = mappings[column]
+                    prop = self.properties[obj].get(name, {})
+                    if prop.get("type") == "number" and value and not _is_number(value):
+                        bad = (name, value)
+                    properties[name] = value or None
+                if bad is not None:
+                    errors.append(
+                        {
+                            "errorType": "INVALID_NUMBER",
+                            "invalidValue": bad[1],
+                            "knownColumnNumber": header.index(bad[0]) + 1,
+                            "sourceData": {"lineNumber": line, "rowData": row},
+                        }
+                    )
+                    continue
+                self.next_id += 1
+                self.records.setdefault(obj, []).append(
+                    {
+                        "id": str(self.next_id),
+                        "properties": properties,
+                        "reads": 0,
+                        "archived": False,
+                    }
+                )
+            identifier = str(len(self.imports) + 500)
+            self.imports[identifier] = {"state": "STARTED", "polls": 0, "errors": errors}
+            return 200, {"id": identifier, "state": "STARTED"}
+        import_id, _, tail = rest.strip("/").partition("/")
+        job = self.imports.get(import_id)
+        if method != "GET" or job is None:
+            return self._error(404, "OBJECT_NOT_FOUND", f"import {import_id} not found")
+        if tail == "errors":
+            return 200, {"results": job["errors"]}
+        job["polls"] += 1
+        job["state"] = "PROCESSING" if job["polls"] < 2 else "DONE"
+        return 200, {"id": import_id, "state": job["state"], "metadata": {"counters": {}}}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, Any]:
+    message = email.parser.BytesParser().parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    fields: dict[str, Any] = {}
+    parts: list[Any] = list(message.get_payload())
+    for part in parts:
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        fields[str(name)] = payload if part.get_filename() else payload.decode("utf-8")
+    return fields

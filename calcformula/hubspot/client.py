@@ -179,21 +179,30 @@ class HubSpotClient:
         params: Mapping[str, str] | None = None,
         body: Any = None,
         ok: tuple[int, ...] = (200, 201, 204),
+        reads: bool = False,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
     ) -> Response:
-        safe_to_repeat = method in ("GET", "PATCH", "DELETE", "PUT")
+        """One API call with retries. `reads`: a POST that only reads (batch read, search),
+        safe to repeat. `files`: a multipart upload (the imports API), never repeated."""
+        safe_to_repeat = reads or method in ("GET", "PATCH", "DELETE", "PUT")
         attempt = 0
         while True:
             attempt += 1
             self._throttle()
             self.requests += 1
             try:
-                response = self._http.request(
-                    method,
-                    path,
-                    params=params,
-                    content=json.dumps(body) if body is not None else None,
-                    headers={"Content-Type": "application/json"} if body is not None else None,
-                )
+                if files is not None:
+                    response = self._http.request(
+                        method, path, params=params, data=body, files=dict(files)
+                    )
+                else:
+                    response = self._http.request(
+                        method,
+                        path,
+                        params=params,
+                        content=json.dumps(body) if body is not None else None,
+                        headers={"Content-Type": "application/json"} if body is not None else None,
+                    )
             except httpx.TransportError as error:
                 problem = f"{method} {path}: {type(error).__name__}"
                 if not safe_to_repeat:
@@ -207,7 +216,7 @@ class HubSpotClient:
             self._learn_limits(response.headers)
             data = _json(response)
             if response.status_code in ok:
-                if method != "GET":
+                if method != "GET" and not reads:
                     self.writes += 1
                 return Response(response.status_code, data, response.headers)
             if response.status_code == 429:

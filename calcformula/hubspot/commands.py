@@ -254,4 +254,111 @@ def schema_pull_command(
     _run(run, client)
 
 
-COMMANDS = [plan_command, push_command, pull_command, schema_group]
+@click.command("verify")
+@click.option("--from-portal", is_flag=True, help="Read-only: compare with the portal's records.")
+@click.option(
+    "--records",
+    "records_path",
+    type=click.Path(dir_okay=False),
+    help="Import these sample records into a sandbox and compare (see docs/verify.md).",
+)
+@click.option("--config", help="The manifest (default: ./calcformula.yaml).")
+@click.option("--object", "object_name", help="Only this object's properties.")
+@click.option(
+    "--limit", default=1000, show_default=True, help="--from-portal: records per property."
+)
+@click.option(
+    "--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option("--keep", is_flag=True, help="--records: do not archive the imported records.")
+@click.option(
+    "--allow-production",
+    is_flag=True,
+    help="--records: allow a production account (imports and archives records there).",
+)
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    help="--records: seconds to wait for the import, then for HubSpot's calculated values.",
+)
+@click.option("--poll", default=10.0, show_default=True, help="--records: seconds between checks.")
+@connection_options
+def verify_command(
+    from_portal: bool,
+    records_path: str | None,
+    config: str | None,
+    object_name: str | None,
+    limit: int,
+    output: str,
+    keep: bool,
+    allow_production: bool,
+    timeout: float,
+    poll: float,
+    base_url: str | None,
+    api_version: str,
+) -> None:
+    """Compare what HubSpot computes with what calcformula computes. Exit 0: all agree;
+    1: a mismatch (or an import problem); 2: usage error."""
+    from calcformula.hubspot.verify import (
+        VerifyError,
+        render,
+        verify_from_portal,
+        verify_with_records,
+    )
+
+    if from_portal == (records_path is not None):
+        raise click.UsageError("give --from-portal or --records FILE (one of them)")
+    if records_path is not None and not Path(records_path).is_file():
+        raise click.UsageError(f"{records_path}: no such file")
+    if limit < 1:
+        raise click.UsageError("--limit must be at least 1")
+    manifest = _manifest(config)
+    client = _client(base_url, api_version)
+
+    def say(line: str) -> None:
+        click.echo(client.redact(line), err=True)
+
+    def push() -> bool:
+        plan = _plan(client, manifest, prune=False)
+        if not _validate(manifest, plan) or plan.conflicts:
+            return False
+        if plan.pending:
+            for line in render_plan(plan):
+                say(line)
+            return apply_plan(client, plan, say, archive=False).ok
+        return True
+
+    def run() -> int:
+        try:
+            if from_portal:
+                _guard(client, manifest)
+                report = verify_from_portal(client, manifest, object_name, limit, say)
+            else:
+                assert records_path is not None
+                report = verify_with_records(
+                    client,
+                    manifest,
+                    Path(records_path),
+                    object_name,
+                    push,
+                    keep=keep,
+                    allow_production=allow_production,
+                    timeout=timeout,
+                    poll=poll,
+                    say=say,
+                )
+        except VerifyError as error:
+            click.echo(client.redact(str(error)), err=True)
+            return EXIT_FOUND
+        if output == "json":
+            click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False, default=str))
+        else:
+            for line in render(report):
+                click.echo(client.redact(line))
+        return EXIT_OK if report.agrees else EXIT_FOUND
+
+    _run(run, client)
+
+
+COMMANDS = [plan_command, push_command, pull_command, schema_group, verify_command]

@@ -1,0 +1,218 @@
+"""`calcformula verify` against the local HubSpot-like server over real HTTP: the read-only mode
+makes no writes and pages; the import mode refuses production, pushes, imports, reports failed
+rows with their numbers, waits for a late backfill, reads back in batches of 100, archives;
+planted mismatches are reported with what they implicate; the token never appears."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from collections.abc import Iterator
+from decimal import ROUND_FLOOR, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.hubspot_fake import FakeHubSpot
+from tests.test_hubspot_push import EXAMPLES, Hub, hubspot_defined, run
+
+MANIFEST = """\
+schema: schema/
+properties:
+  - object: deals
+    name: cf_days_to_close
+    label: Days to close
+    type: number
+    group: dealinformation
+    formula: max(0, round_down((closedate - createdate) / 86400000, 0))
+  - object: deals
+    name: cf_size_band
+    label: Size band
+    type: string
+    group: dealinformation
+    formula: if amount >= 10000 then 'large' else 'small'
+"""
+DAY = 86_400_000
+
+
+def epoch(day: str) -> str:
+    moment = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+    return str(int(moment.timestamp() * 1000))
+
+
+def hubspot_math(obj: str, name: str, values: dict[str, Any]) -> str | None:
+    """HubSpot's answers, written independently of calcformula; one planted difference."""
+    if name == "cf_days_to_close":
+        if not values.get("closedate") or not values.get("createdate"):
+            return None
+        days = (Decimal(values["closedate"]) - Decimal(values["createdate"])) / DAY
+        return str(max(Decimal(0), days.quantize(Decimal(1), rounding=ROUND_FLOOR)))
+    if name == "cf_size_band":
+        if values.get("amount") in (None, ""):
+            return None
+        if values["amount"] == "12345":
+            return "small"  # the planted mismatch: HubSpot says small where we say large
+        return "large" if Decimal(values["amount"]) >= 10000 else "small"
+    return None
+
+
+@pytest.fixture
+def hubspot() -> Iterator[Hub]:
+    fake = FakeHubSpot()
+    fake.add_object("deals", ["dealinformation"], hubspot_defined("deals"))
+    fake.calculate = hubspot_math
+    server = fake.serve()
+    url = next(server)
+    yield fake, url
+    next(server, None)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copytree(EXAMPLES / "schema", folder / "schema")
+    (folder / "calcformula.yaml").write_text(MANIFEST, encoding="utf-8")
+    return folder
+
+
+def pushed(hubspot: Hub, project: Path) -> None:
+    result = run(hubspot, "push", "--yes", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_from_portal_agrees_reads_only_and_pages(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    pushed(hubspot, project)
+    for number in range(250):
+        fake.add_record(
+            "deals",
+            {
+                "createdate": epoch("2026-01-01"),
+                "closedate": epoch("2026-01-01")
+                if number % 5 == 0
+                else str(int(epoch("2026-01-01")) + number * DAY // 3),
+                "amount": str(number * 100),
+            },
+        )
+    writes_before = len(fake.writes)
+    result = run(hubspot, "verify", "--from-portal", "--format", "json", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["agrees"] is True
+    counts = {p["property"]: (p["compared"], p["agreeing"]) for p in report["properties"]}
+    assert counts == {"cf_days_to_close": (250, 250), "cf_size_band": (250, 250)}
+    assert len(fake.writes) == writes_before  # read-only: GET requests only
+    assert fake.page_sizes and max(fake.page_sizes) <= 100
+    limited = run(
+        hubspot, "verify", "--from-portal", "--limit", "30", "--format", "json", cwd=project
+    )
+    assert json.loads(limited.stdout)["properties"][0]["compared"] == 30
+
+
+def test_from_portal_reports_a_mismatch_with_what_it_implicates(
+    hubspot: Hub, project: Path
+) -> None:
+    fake, _ = hubspot
+    pushed(hubspot, project)
+    fake.add_record("deals", {"createdate": epoch("2026-01-01"), "amount": "500"})
+    planted = fake.add_record("deals", {"createdate": epoch("2026-01-01"), "amount": "12345"})
+    fake.fail("GET", "/crm/v3/objects/deals", "429", times=1, seconds=0)  # retried, not fatal
+    result = run(hubspot, "verify", "--from-portal", "--object", "deals", cwd=project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cf_size_band: 2 compared, 1 agree, 1 mismatch(es)" in result.stdout
+    assert f"record {planted}: calcformula 'large', HubSpot 'small'" in result.stdout
+    assert "amount='12345'" in result.stdout
+    assert "implicates: E1 (reading values)" in result.stdout
+    assert "calcformula and HubSpot disagree" in result.stdout
+    # In JSON, each mismatch comes as a conformance case ready to file (docs/verify.md).
+    data = run(hubspot, "verify", "--from-portal", "--format", "json", cwd=project)
+    [band] = [p for p in json.loads(data.stdout)["properties"] if p["property"] == "cf_size_band"]
+    case = band["mismatches"][0]["case"]
+    assert case.startswith("=== HubSpot: E1 (reading values) (deals record")
+    assert case.endswith("--- record\n{\"amount\": \"12345\"}\n--- value\n'small'")
+
+
+def test_from_portal_skips_what_is_not_in_the_portal(hubspot: Hub, project: Path) -> None:
+    result = run(hubspot, "verify", "--from-portal", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "skipped: not a calculation property in the portal (push it first)" in result.stdout
+
+
+def _records(tmp_path: Path) -> Path:
+    path = tmp_path / "sample.csv"
+    lines = ["Record ID,Create Date,Close Date,Amount"]
+    for number in range(1, 131):
+        lines.append(
+            f"{number},{epoch('2026-02-01')},{int(epoch('2026-02-01')) + number * DAY},{number * 200}"
+        )
+    lines.append(f"131,{epoch('2026-02-01')},,not a number")  # HubSpot rejects this row
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_records_import_waits_for_backfill_compares_and_archives(
+    hubspot: Hub, project: Path, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    fake.backfill_reads = 2  # values appear on the second read-back, as HubSpot's backfill
+    records = _records(tmp_path)
+    result = run(
+        hubspot, "verify", "--records", str(records), "--poll", "0.01", "--timeout", "5",
+        "--format", "json", cwd=project,
+    )  # fmt: skip
+    report = json.loads(result.stdout)
+    # The rejected row is reported with its line number, and fails the run.
+    assert report["import_errors"] == ["row 132: INVALID_NUMBER ('not a number')"]
+    assert result.returncode == 1
+    days = next(p for p in report["properties"] if p["property"] == "cf_days_to_close")
+    assert (days["compared"], days["agreeing"], days["mismatching"]) == (130, 130, 0)
+    assert "waiting for HubSpot to calculate" in result.stderr
+    # Properties were pushed, a unique key property created, read back in batches of 100.
+    assert "cf_days_to_close" in fake.properties["deals"]
+    assert "calcformula_verify_key" in fake.properties["deals"]
+    assert fake.batch_sizes and max(fake.batch_sizes) <= 100
+    # Everything imported is archived afterwards.
+    assert report["archived"] == 130
+    assert fake.live_records("deals") == []
+
+
+def test_records_keep_leaves_them_and_late_values_are_reported(
+    hubspot: Hub, project: Path, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    fake.backfill_reads = 10**6  # HubSpot never calculates within the timeout
+    records = tmp_path / "one.csv"
+    records.write_text(
+        f"Create Date,Close Date,Amount\n{epoch('2026-02-01')},{epoch('2026-02-03')},5\n"
+    )
+    result = run(
+        hubspot, "verify", "--records", str(records), "--poll", "0.01", "--timeout", "0.05",
+        "--keep", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "HubSpot value(s) were still blank when waiting ended" in result.stdout
+    assert len(fake.live_records("deals")) == 1
+
+
+def test_records_refuse_a_production_account(hubspot: Hub, project: Path, tmp_path: Path) -> None:
+    fake, _ = hubspot
+    fake.account_type = "STANDARD"
+    result = run(hubspot, "verify", "--records", str(_records(tmp_path)), cwd=project)
+    assert result.returncode == 1
+    assert "runs only on sandbox and developer test accounts" in result.stderr
+    assert fake.writes == []
+    loud = run(
+        hubspot, "verify", "--records", str(_records(tmp_path)), "--allow-production",
+        "--poll", "0.01", "--timeout", "2", cwd=project,
+    )  # fmt: skip
+    assert "WARNING: --allow-production" in loud.stderr
+
+
+def test_usage_errors() -> None:
+    from tests.test_cli import run as run_cli
+
+    assert run_cli("verify").returncode == 2
+    assert run_cli("verify", "--from-portal", "--records", "x.csv").returncode == 2
