@@ -132,7 +132,7 @@ def test_from_portal_reports_a_mismatch_with_what_it_implicates(
     [band] = [p for p in json.loads(data.stdout)["properties"] if p["property"] == "cf_size_band"]
     case = band["mismatches"][0]["case"]
     assert case.startswith("=== HubSpot: E1 (reading values) (deals record")
-    assert case.endswith("--- record\n{\"amount\": \"12345\"}\n--- value\n'small'")
+    assert case.endswith('--- record\n{"amount": "12345"}\n--- value\n\'small\'')
 
 
 def test_from_portal_skips_what_is_not_in_the_portal(hubspot: Hub, project: Path) -> None:
@@ -144,10 +144,9 @@ def test_from_portal_skips_what_is_not_in_the_portal(hubspot: Hub, project: Path
 def _records(tmp_path: Path) -> Path:
     path = tmp_path / "sample.csv"
     lines = ["Record ID,Create Date,Close Date,Amount"]
+    start = int(epoch("2026-02-01"))
     for number in range(1, 131):
-        lines.append(
-            f"{number},{epoch('2026-02-01')},{int(epoch('2026-02-01')) + number * DAY},{number * 200}"
-        )
+        lines.append(f"{number},{start},{start + number * DAY},{number * 200}")
     lines.append(f"131,{epoch('2026-02-01')},,not a number")  # HubSpot rejects this row
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
