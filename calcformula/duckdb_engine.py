@@ -25,6 +25,7 @@ from calcformula.records import resolve_headers
 from calcformula.schema import Schema
 from calcformula.sql import Column, ColumnType, SqlFormula, compile_sql
 
+MEMORY_LIMIT = "1GB"
 SUFFIXES = {".csv": "csv", ".ndjson": "ndjson", ".jsonl": "ndjson", ".parquet": "parquet"}
 
 
@@ -232,6 +233,9 @@ class DuckDBEngine:
         self.duckdb = duckdb
         self.connection = duckdb.connect()
         self.connection.execute("SET TimeZone = 'UTC'")
+        # Bounded memory whatever the input's size: DuckDB spills to a temporary folder beyond
+        # this (its default is 80% of the machine's memory).
+        self.connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
         wanted = sorted(_read_properties(targets))
         try:
             if kind == "csv":
