@@ -12,6 +12,8 @@ sections are comments):
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,3 +66,28 @@ def load_cases(folder: str) -> list[Case]:
                 raise ValueError(f"{path}:{number}: text before the first === case")
         _finish(current, section, buffer)
     return cases
+
+
+@dataclass
+class EvalInputs:
+    """What an evaluation case gives: the schema's object, NOW, records and expected values."""
+
+    object_name: str | None
+    now_ms: int | None
+    records: list[dict[str, object]]
+    expected: list[str]
+
+
+def eval_inputs(case: Case) -> EvalInputs:
+    sections = case.sections
+    now = None
+    if "now" in sections:
+        moment = dt.datetime.fromisoformat(sections["now"].replace("Z", "+00:00"))
+        now = int(moment.timestamp() * 1000)
+    if "records" in sections:
+        records = json.loads(sections["records"])
+        expected = sections["values"].splitlines()
+    else:
+        records = [json.loads(sections.get("record", "{}"))]
+        expected = [sections["value"]]
+    return EvalInputs(sections.get("object"), now, records, expected)

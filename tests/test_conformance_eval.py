@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
-import json
 
 import pytest
 
@@ -18,7 +16,7 @@ from calcformula.evaluator import (
 )
 from calcformula.schema import Schema
 from calcformula.values import format_value
-from tests.cases import CONFORMANCE, Case, load_cases
+from tests.cases import CONFORMANCE, Case, eval_inputs, load_cases
 
 CASES = load_cases("eval")
 
@@ -40,17 +38,12 @@ def shown(evaluation: Evaluation) -> str:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
     sections = case.sections
-    object_schema = schema(sections["object"]) if "object" in sections else None
+    inputs = eval_inputs(case)
+    object_schema = schema(inputs.object_name) if inputs.object_name else None
     context = EvalContext(portal=portal() if sections.get("portal") == "yes" else None)
-    if "now" in sections:
-        moment = dt.datetime.fromisoformat(sections["now"].replace("Z", "+00:00"))
-        context = EvalContext(now_ms=int(moment.timestamp() * 1000), portal=context.portal)
-    if "records" in sections:
-        records = json.loads(sections["records"])
-        expected = sections["values"].splitlines()
-    else:
-        records = [json.loads(sections.get("record", "{}"))]
-        expected = [sections["value"]]
+    if inputs.now_ms is not None:
+        context = EvalContext(now_ms=inputs.now_ms, portal=context.portal)
+    records, expected = inputs.records, inputs.expected
     checked = check(case.formula, schema=object_schema)
     assert checked.ok, checked.diagnostics
     compiled = CompiledFormula(checked, object_schema, context)

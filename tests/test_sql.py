@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -25,7 +24,7 @@ from calcformula.functions import REGISTRY, Value
 from calcformula.schema import Schema
 from calcformula.sql import DIALECTS, compile_sql, parse_table, select
 from calcformula.values import format_value
-from tests.cases import CONFORMANCE, Case, load_cases
+from tests.cases import CONFORMANCE, Case, eval_inputs, load_cases
 from tests.postgres_server import running
 
 NOW = 1_700_000_000_000
@@ -116,24 +115,11 @@ def schema(name: str) -> Schema:
     return Schema.load(CONFORMANCE / "schemas" / f"{name}.json")
 
 
-def _case_inputs(case: Case) -> tuple[Schema | None, int, list[dict[str, object]], list[str]]:
-    sections = case.sections
-    object_schema = schema(sections["object"]) if "object" in sections else None
-    now = NOW
-    if "now" in sections:
-        moment = dt.datetime.fromisoformat(sections["now"].replace("Z", "+00:00"))
-        now = int(moment.timestamp() * 1000)
-    if "records" in sections:
-        records = json.loads(sections["records"])
-        expected = sections["values"].splitlines()
-    else:
-        records = [json.loads(sections.get("record", "{}"))]
-        expected = [sections["value"]]
-    return object_schema, now, records, expected
-
-
 def _conformance(case: Case, dialect: str, connection: Any) -> None:
-    object_schema, now, records, expected = _case_inputs(case)
+    inputs = eval_inputs(case)
+    object_schema = schema(inputs.object_name) if inputs.object_name else None
+    now = inputs.now_ms if inputs.now_ms is not None else NOW
+    records, expected = inputs.records, inputs.expected
     checked = check(case.formula, schema=object_schema)
     formula = compile_sql(checked, dialect, now_ms=now)
     if not formula.ok:
