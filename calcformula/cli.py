@@ -697,7 +697,7 @@ def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]]) -> 
 
 
 def _dialect_names() -> list[str]:
-    from calcformula.sql import DIALECTS
+    from calcformula.dialects import DIALECTS
 
     return list(DIALECTS)
 

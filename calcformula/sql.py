@@ -30,6 +30,7 @@ from sqlglot import exp
 from calcformula import codes
 from calcformula.checker import CheckResult
 from calcformula.diagnostics import Diagnostic
+from calcformula.dialects import DIALECTS, Dialect
 from calcformula.evaluator.runtime import EULER
 from calcformula.functions import Type, lookup
 from calcformula.nodes import (
@@ -72,49 +73,6 @@ class Column:
 
     expression: exp.Expr
     type: ColumnType = ColumnType.TEXT
-
-
-@dataclass(frozen=True, slots=True)
-class Dialect:
-    """How one SQL engine family computes: its sqlglot name and its exact-number type."""
-
-    name: str
-    number_type: str
-    scale: int | None  # decimal places numbers keep (None: unbounded)
-    max_integer_digits: int | None
-    tested: bool  # executed by the differential tests; the others are checked for syntax only
-    description: str
-
-
-DIALECTS: dict[str, Dialect] = {
-    d.name: d
-    for d in (
-        Dialect(
-            "duckdb",
-            "DECIMAL(38, 10)",
-            10,
-            28,
-            True,
-            "DECIMAL(38,10): 10 decimals; quotients, square roots and powers in double "
-            "precision, then rounded to 10 decimals",
-        ),
-        Dialect(
-            "postgres",
-            "NUMERIC",
-            None,
-            None,
-            True,
-            "NUMERIC (unbounded): + - * exact; quotients to at least 40 decimals; sqrt and "
-            "power to PostgreSQL's numeric precision (16 significant digits or more)",
-        ),
-        Dialect("snowflake", "NUMBER(38, 10)", 10, 28, False, "NUMBER(38,10)"),
-        Dialect("bigquery", "BIGNUMERIC", 38, 38, False, "BIGNUMERIC"),
-        Dialect("spark", "DECIMAL(38, 10)", 10, 28, False, "DECIMAL(38,10)"),
-        Dialect("databricks", "DECIMAL(38, 10)", 10, 28, False, "DECIMAL(38,10)"),
-        Dialect("trino", "DECIMAL(38, 10)", 10, 28, False, "DECIMAL(38,10)"),
-        Dialect("redshift", "DECIMAL(38, 10)", 10, 28, False, "DECIMAL(38,10)"),
-    )
-}
 
 
 class Unsupported(Exception):
@@ -367,7 +325,14 @@ class SqlCall:
 
     def propagating(self, result: exp.Expr) -> exp.Expr:
         """NULL when any argument is NULL, else `result` (for SQL functions that skip NULLs)."""
-        return _case((_any_null(self.args), exp.Null()), default=result)
+        nullable = [
+            arg
+            for arg, node in zip(self.args, self.node.args, strict=True)
+            if not isinstance(node, Number | String | Boolean)
+        ]
+        if not nullable:
+            return result
+        return _case((_any_null(nullable), exp.Null()), default=result)
 
     def unsupported(self, reason: str) -> Unsupported:
         return Unsupported(f"{self.node.name}()", reason, self.node.name_span)

@@ -19,10 +19,11 @@ from hypothesis import HealthCheck, given, settings
 from sqlglot import exp
 
 from calcformula import check
+from calcformula.dialects import DIALECTS
 from calcformula.evaluator import CompiledFormula, EvalContext, PortalContext
 from calcformula.functions import REGISTRY, Value
 from calcformula.schema import Schema
-from calcformula.sql import DIALECTS, compile_sql, parse_table, select
+from calcformula.sql import compile_sql, parse_table, select
 from calcformula.values import format_value
 from tests.cases import CONFORMANCE, Case, eval_inputs, load_cases
 from tests.postgres_server import running

@@ -80,12 +80,16 @@ def _sql_rounder(mode: str) -> Any:
         count = int(places)
         if b.dialect.scale is not None and count >= b.dialect.scale:
             return call.args[0]  # the dialect keeps no more decimals than that
-        scaled = exp.Mul(this=call.paren(call.args[0]), expression=b.power_of_ten(count))
+        scaled: exp.Expr = call.args[0]
+        if count:
+            scaled = exp.Mul(this=call.paren(scaled), expression=b.power_of_ten(count))
         rounded = {
             decimal.ROUND_FLOOR: exp.Floor,
             decimal.ROUND_CEILING: exp.Ceil,
             decimal.ROUND_HALF_UP: exp.Round,  # SQL's ROUND: halves away from zero
         }[mode](this=scaled)
+        if not count:
+            return b.number(rounded)
         return b.number(exp.Mul(this=rounded, expression=b.power_of_ten(-count)))
 
     return translate
