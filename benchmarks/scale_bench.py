@@ -38,6 +38,9 @@ SCHEMA = Schema.from_json(
     ],
     "deals",
 )
+# What reaching tens of millions of rows per second takes: 64-bit integer arithmetic, which is
+# exact for this one formula (whole days) but not the evaluator's decimal semantics in general.
+INTEGER_ONLY = "GREATEST(0, (epoch_ms(closedate) - epoch_ms(createdate)) // 86400000)"
 # The same formula as a person would write it for DuckDB, with the same exact decimals.
 HAND_WRITTEN = (
     "CASE WHEN closedate IS NULL OR createdate IS NULL THEN NULL ELSE "
@@ -115,6 +118,10 @@ def main() -> None:
         )
         theirs_time = min(seconds(lambda: connection.execute(theirs).fetchall()) for _ in range(3))
         agree = engine.connection.execute(ours).fetchall() == connection.execute(theirs).fetchall()
+        integers = f"SELECT count(v), sum(v) FROM (SELECT {INTEGER_ONLY} AS v FROM {source})"
+        integer_time = min(
+            seconds(lambda: connection.execute(integers).fetchall()) for _ in range(3)
+        )
 
         sample = min(rows, 200_000)
         records = [
@@ -142,6 +149,10 @@ def main() -> None:
         f"compute only (aggregate): engine SQL {ours_time:6.3f} s ({rows / ours_time / 1e6:5.1f} M "
         f"rows/s), hand-written {theirs_time:6.3f} s ({rows / theirs_time / 1e6:5.1f} M rows/s); "
         f"ratio {ours_time / theirs_time:.2f}x; same answer: {agree}"
+    )
+    print(
+        f"for scale: the same formula in 64-bit integers (not decimal semantics) "
+        f"{integer_time:6.3f} s ({rows / integer_time / 1e6:5.1f} M rows/s)"
     )
     print(
         f"compiled Python path: {sample / python_time / 1e6:5.2f} M rows/s "
