@@ -388,7 +388,7 @@ def _sql_diagnostics(engine: DuckDBEngine, name: str) -> tuple[Diagnostic, ...]:
 def _eval_with_duckdb(
     engine: DuckDBEngine, targets: list[Target], output: str, output_path: str | None
 ) -> None:
-    from calcformula.duckdb_engine import EngineError
+    from calcformula.duckdb_engine import EngineError, Problem
 
     try:
         if output_path is not None and (
@@ -404,14 +404,18 @@ def _eval_with_duckdb(
             )
             sys.exit(EXIT_FOUND if run.problems else EXIT_OK)
         counts = _Counts()
-        results: Iterator[tuple[str, list[Result]]] = (
-            (record_id, [(value, True, ()) for value in values])
-            for record_id, values in engine.rows()
-        )
-        _write_to(output_path, targets, _counting(results, counts), output, True, counts)
-        problems = engine.problems()
-        for problem in problems:
-            click.echo(f"line {problem.line}: {problem.message}; record skipped", err=True)
+        problems: list[Problem] = []
+
+        def results() -> Iterator[tuple[str, list[Result]]]:
+            for record_id, values in engine.rows():
+                yield record_id, [(value, True, ()) for value in values]
+            # Known once the scan is over, and reported before the summary that counts them.
+            problems.extend(engine.problems())
+            counts.unreadable = len(problems)
+            for problem in problems:
+                click.echo(f"line {problem.line}: {problem.message}; record skipped", err=True)
+
+        _write_to(output_path, targets, _counting(results(), counts), output, True, counts)
     except EngineError as error:
         _fail(str(error))
     finally:

@@ -60,6 +60,7 @@ class Source:
     columns: dict[str, Column]
     id_expression: exp.Expr
     rejects: bool = False  # CSV: rejected lines are kept in DuckDB's reject tables
+    not_objects: str | None = None  # NDJSON: the query finding lines that are not objects
 
 
 @dataclass
@@ -183,7 +184,13 @@ def _ndjson_source(path: Path, wanted: Sequence[str]) -> Source:
             _row_number(),
         ],
     )
-    return Source(relation, {name: Column(value(name)) for name in wanted}, identifier)
+    objects = f"(SELECT * FROM {relation} WHERE json_type(json) = 'OBJECT')"
+    source = Source(objects, {name: Column(value(name)) for name in wanted}, identifier)
+    source.not_objects = (
+        "SELECT n, json_type(json) FROM (SELECT row_number() OVER () AS n, json "
+        f"FROM {relation}) WHERE json_type(json) <> 'OBJECT' ORDER BY n"
+    )
+    return source
 
 
 def _shown(formula: SqlFormula, value: exp.Expr, output: str) -> exp.Expr:
@@ -246,6 +253,11 @@ class DuckDBEngine:
                 self.source = _ndjson_source(self.path, wanted)
         except duckdb.Error as error:
             raise EngineError(f"{self.path}: {_first_line(error)}") from None
+        for name in wanted:  # a property the file lacks is blank, as in the Python engine
+            if name not in self.source.columns:
+                self.source.columns[name] = Column(
+                    exp.Cast(this=exp.Null(), to=exp.DataType.build("VARCHAR"))
+                )
         self.formulas: list[tuple[str, SqlFormula]] = []
         failed: list[Diagnostic] = []
         for name, checked in targets:
@@ -321,7 +333,13 @@ class DuckDBEngine:
                 yield str(row[0]), list(row[1:])
 
     def problems(self) -> list[Problem]:
-        """Lines DuckDB could not read (CSV), with their numbers."""
+        """Lines DuckDB could not read (CSV), or NDJSON values that are not records."""
+        if self.source.not_objects is not None:
+            found = self.connection.execute(self.source.not_objects).fetchall()
+            return [
+                Problem(int(n), f"record {n} is a JSON {kind.lower()}, not an object")
+                for n, kind in found
+            ]
         if not self.source.rejects:
             return []
         found = self.connection.execute(

@@ -604,8 +604,10 @@ def parse_table(name: str, dialect: str) -> exp.Table:
     """A table name as the user wrote it (`schema.table`, quoted parts allowed)."""
     try:
         table = sqlglot.to_table(name, dialect=dialect)
-    except sqlglot.errors.ParseError as error:
-        raise ValueError(f"{name!r} is not a table name: {error}") from None
+    except sqlglot.errors.ParseError:
+        raise ValueError(
+            f"{name!r} is not a table name (schema.table, parts may be quoted)"
+        ) from None
     if not isinstance(table, exp.Table) or not table.name:
         raise ValueError(f"{name!r} is not a table name")
     return table

@@ -188,3 +188,24 @@ def test_sql_command_exit_codes() -> None:
     assert run("sql").returncode == 2
     assert run("sql", "--expr", "a", "--columns", "typed").returncode == 2
     assert run("sql", "--expr", "a", "--dialect", "nosuch").returncode == 2
+
+
+def test_missing_columns_and_non_object_lines_match_the_python_engine(tmp_path: Path) -> None:
+    csv_file = tmp_path / "records.csv"
+    csv_file.write_text("id,b\n1,2\n", encoding="utf-8")
+    ndjson = tmp_path / "records.ndjson"
+    ndjson.write_text('{"id": "1", "a": "2"}\n[1, 2]\n{"id": "3", "a": "5"}\n', encoding="utf-8")
+    for records, code in ((csv_file, 0), (ndjson, 1)):
+        outputs = []
+        for engine in ("python", "duckdb"):
+            result = run(
+                "eval", "--expr", "coalesce(a, 0) + 1", "--records", str(records),
+                "--format", "csv", "--engine", engine,
+            )  # fmt: skip
+            assert result.returncode == code, (engine, result.stderr)
+            assert "Traceback" not in result.stderr
+            outputs.append(result.stdout)
+            if code:
+                assert "line 2:" in result.stderr and "not" in result.stderr
+                assert "1 unreadable" in result.stderr
+        assert outputs[0] == outputs[1], records
