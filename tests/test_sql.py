@@ -23,7 +23,7 @@ from calcformula.dialects import DIALECTS
 from calcformula.evaluator import CompiledFormula, EvalContext, PortalContext
 from calcformula.functions import REGISTRY, Value
 from calcformula.schema import Schema
-from calcformula.sql import compile_sql, parse_table, select
+from calcformula.sql import Column, ColumnType, compile_sql, parse_table, select
 from calcformula.values import format_value
 from tests.cases import CONFORMANCE, Case, eval_inputs, load_cases
 from tests.postgres_server import running
@@ -431,3 +431,110 @@ def test_compiling_never_raises(text: str, dialect: str) -> None:
         assert compiled.sql()
     else:
         assert any(d.is_error for d in compiled.diagnostics)
+
+
+# --- typed columns and DuckDB's integer lane ------------------------------------------------
+
+TYPED_SCHEMA = Schema.from_json(
+    [
+        {"name": "d0", "type": "datetime"},
+        {"name": "d1", "type": "datetime"},
+        {"name": "n0", "type": "number"},
+        {"name": "n1", "type": "number"},
+    ]
+)
+TYPED_COLUMNS = {
+    "d0": ColumnType.TIMESTAMP,
+    "d1": ColumnType.TIMESTAMP,
+    "n0": ColumnType.NUMBER,
+    "n1": ColumnType.NUMBER,
+}
+
+
+def whole_formulas(depth: int) -> st.SearchStrategy[str]:
+    """Formulas over typed timestamps and whole numbers: what DuckDB computes in BIGINT."""
+    leaf = st.sampled_from(["d0", "d1", "n0", "NOW", "5", "-3", "0", "86400000"])
+    if depth <= 0:
+        return leaf
+    w = whole_formulas(depth - 1)
+    return st.one_of(
+        leaf,
+        st.tuples(w, st.sampled_from(["+", "-"]), w).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        w.map(lambda x: f"-{x}"),
+        st.tuples(
+            st.sampled_from(["round_down", "round_up", "round_nearest"]),
+            w,
+            st.sampled_from(["1", "2", "7", "3600000", "86400000"]),
+        ).map(lambda t: f"{t[0]}({t[1]} / {t[2]}, 0)"),
+        st.lists(w, min_size=2, max_size=3).map(lambda xs: f"max({', '.join(xs)})"),
+        st.tuples(w, w).map(lambda t: f"min({t[0]}, {t[1]})"),
+        st.tuples(w, w).map(lambda t: f"coalesce({t[0]}, {t[1]})"),
+        st.tuples(w, w).map(lambda t: f"time_between({t[0]}, {t[1]})"),
+        st.tuples(w, w, w).map(lambda t: f"(if {t[0]} > {t[1]} then {t[2]} else {t[1]})"),
+        st.tuples(w, st.sampled_from(["n1", "2.5", "0.01"])).map(lambda t: f"({t[0]} * {t[1]})"),
+        st.tuples(w, st.sampled_from(["n1", "2.5"])).map(lambda t: f"({t[0]} + {t[1]})"),
+    )
+
+
+def typed_records() -> st.SearchStrategy[list[dict[str, object]]]:
+    moments = st.one_of(st.none(), st.integers(-(10**12), 4 * 10**12))
+    one: st.SearchStrategy[dict[str, object]] = st.fixed_dictionaries(
+        {
+            "d0": moments,
+            "d1": moments,
+            "n0": st.one_of(st.none(), st.integers(-(10**9), 10**9)),
+            "n1": st.one_of(st.none(), st.sampled_from(["0", "2.5", "-1.25", "1000.01"])),
+        }
+    )
+    return st.lists(one, min_size=1, max_size=6)
+
+
+def typed_relation(records: Sequence[dict[str, object]]) -> str:
+    rows = []
+    for number, record in enumerate(records):
+        cells = [f"{number} AS n"]
+        for name in ("d0", "d1"):
+            value = record[name]
+            cells.append(
+                f"epoch_ms(CAST({value} AS BIGINT)) AS {name}"
+                if value is not None
+                else f"CAST(NULL AS TIMESTAMP) AS {name}"
+            )
+        n0, n1 = record["n0"], record["n1"]
+        cells.append(f"CAST({'NULL' if n0 is None else n0} AS BIGINT) AS n0")
+        cells.append(f"CAST({'NULL' if n1 is None else n1} AS DECIMAL(18, 2)) AS n1")
+        rows.append("SELECT " + ", ".join(cells))
+    return "(" + " UNION ALL ".join(rows) + ") AS records"
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.one_of(whole_formulas(3), whole_formulas(2).map(lambda x: f"number_to_string({x})")),
+    typed_records(),
+)
+def test_typed_columns_and_the_integer_lane_agree_with_the_evaluator(
+    duck: duckdb.DuckDBPyConnection, formula: str, rows: list[dict[str, object]]
+) -> None:
+    checked = check(formula, schema=TYPED_SCHEMA)
+    assert checked.ok, (formula, checked.diagnostics)
+    columns = {
+        name: Column(exp.column(name, quoted=True), kind) for name, kind in TYPED_COLUMNS.items()
+    }
+    compiled = compile_sql(checked, "duckdb", columns, now_ms=NOW)
+    assert compiled.ok, compiled.diagnostics
+    query = f"SELECT n, {compiled.sql()} FROM {typed_relation(rows)} ORDER BY n"
+    got = [row[1] for row in duck.execute(query).fetchall()]
+    evaluator = CompiledFormula(checked, TYPED_SCHEMA, EvalContext(now_ms=NOW))
+    for record, value in zip(rows, got, strict=True):
+        text = {k: None if v is None else str(v) for k, v in record.items()}
+        expected = evaluator.evaluate(text).value
+        assert same(value, expected, EXACT["duckdb"]), (formula, record, value, expected)
+
+
+def test_date_formulas_use_the_integer_lane() -> None:
+    columns = {n: Column(exp.column(n, quoted=True), k) for n, k in TYPED_COLUMNS.items()}
+    checked = check("max(0, round_down((d1 - d0) / 86400000, 0))", schema=TYPED_SCHEMA)
+    text = compile_sql(checked, "duckdb", columns).sql()
+    assert "FLOOR((EPOCH_MS" in text and "AS BIGINT)" in text, text
+    # PostgreSQL keeps decimals: its integer division truncates.
+    assert "BIGINT" not in compile_sql(checked, "postgres", columns).sql()

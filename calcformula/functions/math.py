@@ -80,7 +80,7 @@ def _sql_rounder(mode: str) -> Any:
         count = int(places)
         if b.dialect.scale is not None and count >= b.dialect.scale:
             return call.args[0]  # the dialect keeps no more decimals than that
-        scaled: exp.Expr = call.args[0]
+        scaled: exp.Expr = b.number(call.args[0])  # a whole number scaled up stays in range
         if count:
             scaled = exp.Mul(this=call.paren(scaled), expression=b.power_of_ten(count))
         rounded = {
