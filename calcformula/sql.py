@@ -588,7 +588,8 @@ class _Compiler:
 def is_whole(value: exp.Expr) -> bool:
     """The expression is a BIGINT of the integer lane (see SqlBuilder.integer_lane)."""
     if isinstance(value, exp.Cast):
-        return bool(value.to.this == exp.DataType.Type.BIGINT)
+        target = value.args.get("to")
+        return isinstance(target, exp.DataType) and target.this == exp.DataType.Type.BIGINT
     if isinstance(value, exp.Anonymous):
         return value.name.upper() == "EPOCH_MS"
     if isinstance(value, exp.Paren | exp.Neg):
@@ -640,7 +641,8 @@ def compile_sql(
     compiler = _Compiler(checked, builder, columns or {}, checked.references)
     try:
         expression = compiler.compile(checked.tree)
-        if is_whole(expression) and checked.result_type.is_number:
+        lane = builder.integer_lane and checked.result_type.is_number
+        if lane and is_whole(expression):
             expression = builder.number(expression)  # results leave the lane as decimals
     except Unsupported as problem:
         diagnostic = codes.SQL_UNSUPPORTED.at(
