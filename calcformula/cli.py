@@ -372,7 +372,8 @@ def _duckdb_engine(
         size = path.stat().st_size / 1_048_576  # MB
         click.echo(
             f"evaluating with the DuckDB engine ({size:,.1f} MB of records); "
-            "--engine python gives per-record notes",
+            "numbers keep 10 decimals; --engine python keeps every digit and gives per-record "
+            "notes",
             err=True,
         )
     return chosen
