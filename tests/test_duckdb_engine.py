@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import duckdb
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, given, settings
 
+from calcformula import check
+from calcformula.duckdb_engine import DuckDBEngine, EngineError
 from tests.test_cli import EXAMPLES, run
 
 MANIFEST = str(EXAMPLES / "calcformula.yaml")
@@ -209,3 +214,26 @@ def test_missing_columns_and_non_object_lines_match_the_python_engine(tmp_path: 
                 assert "line 2:" in result.stderr and "not" in result.stderr
                 assert "1 unreadable" in result.stderr
         assert outputs[0] == outputs[1], records
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.binary(max_size=300) | st.text(alphabet='ab,"\n\r{}[]:1 é', max_size=120).map(str.encode),
+    st.sampled_from([".csv", ".ndjson", ".parquet"]),
+)
+def test_any_file_gives_rows_or_an_engine_error(data: bytes, suffix: str) -> None:
+    """Whatever the bytes, the engine answers with rows and problems or an EngineError."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"records{suffix}"
+        path.write_bytes(data)
+        try:
+            engine = DuckDBEngine([("value", check("coalesce(a, 0) + 1"))], path, None, 0)
+            try:
+                rows = list(engine.rows())
+                problems = engine.problems()
+            finally:
+                engine.close()
+        except EngineError:
+            return
+        assert all(isinstance(record_id, str) for record_id, _ in rows)
+        assert all(problem.line >= 1 for problem in problems)
