@@ -357,3 +357,12 @@ def test_pre_commit_hooks_use_real_commands() -> None:
     entries = {hook["id"]: hook["entry"] for hook in hooks}
     assert entries["calcformula-check"] == "calcformula check"
     assert entries["calcformula-fmt"] == "calcformula fmt --check"
+
+
+def test_hubspot_commands_load_on_first_use() -> None:
+    from calcformula.cli import HUBSPOT_COMMANDS
+    from calcformula.hubspot.commands import COMMANDS
+
+    assert sorted(c.name or "" for c in COMMANDS) == sorted(HUBSPOT_COMMANDS)
+    listed = run("--help")
+    assert all(name in listed.stdout for name in HUBSPOT_COMMANDS)
