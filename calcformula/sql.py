@@ -392,8 +392,12 @@ class _Compiler:
         self.columns = columns
         self.schema_of = schema_of
         self.read: list[str] = []
+        self.compiled: dict[int, exp.Expr] = {}  # node id -> SQL already built for it
 
     def compile(self, node: Node) -> exp.Expr:
+        done = self.compiled.pop(id(node), None)
+        if done is not None:
+            return done
         if isinstance(node, Binary):
             return self._chain(node)
         if isinstance(node, Number):
@@ -548,15 +552,15 @@ class _Compiler:
             return None
         dividend = self.compile(quotient.left)
         if not is_whole(dividend):
+            # The ordinary translation compiles the dividend again: hand it this one, so
+            # nested roundings are not compiled twice per level.
+            self.compiled[id(quotient.left)] = dividend
             return None
         ratio = exp.Div(
             this=_paren(dividend),
             expression=self.b.literal(divisor.value, divisor.span),
             typed=False,
         )
-        function = lookup(node.name)
-        if function is None or function.sql is None:  # pragma: no cover - registry has them
-            return None
         return exp.Cast(this=rounding[node.name](this=ratio), to=exp.DataType.build("BIGINT"))
 
     def _call(self, node: Call) -> exp.Expr:
