@@ -12,7 +12,6 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from lark.lexer import PatternStr
 
@@ -20,13 +19,7 @@ from calcformula import codes
 from calcformula.diagnostics import Diagnostic, Fix, TextEdit
 from calcformula.grammar import lark_parser
 from calcformula.span import LineIndex, Span
-
-
-class Token(NamedTuple):
-    type: str
-    value: str
-    span: Span
-    synthetic: bool = False  # inserted by recovery or rewriting, not written by the user
+from calcformula.tokens import Token as Token  # re-exported: the lexer's output type
 
 
 @dataclass(frozen=True, slots=True)

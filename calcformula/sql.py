@@ -317,7 +317,10 @@ class SqlBuilder:
 
 @dataclass
 class SqlCall:
-    """One function call being translated: its SQL arguments and what the checker knew."""
+    """One function call being translated: its SQL arguments and what the checker knew.
+
+    Implements calcformula.functions.registry.SqlCall, the protocol the registry's SQL
+    translations are written against (mypy checks the fit where they are called)."""
 
     builder: SqlBuilder
     node: Call

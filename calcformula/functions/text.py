@@ -13,6 +13,7 @@ from calcformula.functions.registry import (
     Example,
     Function,
     Param,
+    SqlCall,
     Type,
     Value,
     define,
@@ -21,7 +22,6 @@ from calcformula.values import NUMBER_TEXT, WHITESPACE, EvaluationProblem, forma
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
-    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 
