@@ -6,12 +6,14 @@ or a record could not be read), 2 usage error or internal failure.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import json
 import sys
 import time
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -19,15 +21,15 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from calcformula import __version__, codes
+from calcformula import __version__, codes, terminal
 from calcformula.checker import check
 from calcformula.diagnostics import Diagnostic, Severity
 from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, PortalContext
 from calcformula.evaluator.reference import not_evaluable
 from calcformula.evaluator.runtime import NotEvaluable
 from calcformula.formatter import format_tree
-from calcformula.functions import REGISTRY, Value, lookup
-from calcformula.manifest import load_manifest
+from calcformula.functions import ALIASES, REGISTRY, Value, lookup
+from calcformula.manifest import ManagedProperty, Manifest, load_manifest
 from calcformula.nodes import Property, PropertyKind, walk
 from calcformula.parser import decode, parse
 from calcformula.project import (
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
     from calcformula.sql import ColumnType
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+EXPR = "<expr>"  # how diagnostics name a formula given with --expr (standard input: <stdin>)
 TYPES = ["number", "bool", "string", "enumeration"]
 
 
@@ -82,8 +85,19 @@ class _Commands(click.Group):
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, package_name="calcformula")
-def main() -> None:
+@click.option(
+    "--color",
+    "color",
+    type=click.Choice(terminal.CHOICES),
+    default="auto",
+    show_default=True,
+    help="Colour in the output, for every command: auto colours a terminal unless NO_COLOR "
+    "is set (FORCE_COLOR colours a pipe too); the option beats both.",
+)
+@click.pass_context
+def main(context: click.Context, color: str) -> None:
     """Check, evaluate, format and push HubSpot calculation-property formulas."""
+    terminal.configure(context, color)
 
 
 # --- check ---------------------------------------------------------------------------------
@@ -131,7 +145,7 @@ def check_command(
             if paths:
                 _fail("give either --expr or paths, not both")
             result = check(expression, schema=schema, declared_type=declared_type)
-            reports.append(FileReport("<expr>", expression, list(result.diagnostics)))
+            reports.append(FileReport(EXPR, expression, list(result.diagnostics)))
         else:
             targets = collect(paths or (".",))
             for manifest in targets.manifests:
@@ -170,13 +184,14 @@ def _emit_reports(reports: list[FileReport], output: str) -> None:
     elif output == "sarif":
         click.echo(render_sarif(pairs, __version__))
     else:
-        colour = sys.stdout.isatty()
+        colour = terminal.colour(sys.stdout)
         for report in reports:
             if report.diagnostics:
                 click.echo(render_text(report.diagnostics, report.text, report.path, colour))
         summary = _summary(reports)
+        checked = f"{summary['files']} file(s)" if summary["files"] or not reports else "--expr"
         click.echo(
-            f"{summary['files']} file(s) checked: {summary['errors']} error(s), "
+            f"{checked} checked: {summary['errors']} error(s), "
             f"{summary['warnings']} warning(s), {summary['infos']} note(s)",
             err=True,
         )
@@ -189,7 +204,7 @@ def _summary(reports: list[FileReport]) -> dict[str, int]:
             key = "info" if diagnostic.severity is Severity.HINT else diagnostic.severity.value
             counts[key] += 1
     return {
-        "files": len(reports),
+        "files": sum(1 for report in reports if report.path != EXPR),  # --expr is no file
         "errors": counts["error"],
         "warnings": counts["warning"],
         "infos": counts["info"],
@@ -199,12 +214,34 @@ def _summary(reports: list[FileReport]) -> dict[str, int]:
 # --- eval ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a formula's text comes from, so that its diagnostics name that file and point at
+    the right line: --expr, a .calc file, or a property of a manifest (inline or in a file)."""
+
+    path: str = EXPR
+    manifest: Manifest | None = None
+    prop: ManagedProperty | None = None
+
+    def render(self, diagnostics: Sequence[Diagnostic], text: str, colour: bool) -> str:
+        manifest, prop = self.manifest, self.prop
+        if manifest is None or prop is None or prop.formula_file is not None:
+            return render_text(diagnostics, text, self.path, colour)
+        # An inline formula: spans into the formula become spans into the manifest's YAML.
+        mapped = [
+            dataclasses.replace(d, span=manifest.map_span(prop, d.span), fixes=(), related=())
+            for d in diagnostics
+        ]
+        return render_text(mapped, manifest.text, self.path, colour)
+
+
 @dataclass
 class Target:
     """One formula to evaluate: from --expr, a .calc file, or a manifest property."""
 
     name: str
     formula: CompiledFormula
+    source: Source = dataclasses.field(default_factory=Source)
 
 
 def _json_value(value: Value) -> str:
@@ -237,15 +274,17 @@ def _compile_or_report(
     declared: str | None,
     context: EvalContext,
     options: tuple[str, ...] | None = None,
-    path: str = "<expr>",
+    source: Source | None = None,
 ) -> CompiledFormula:
     checked = check(text, schema=schema, declared_type=declared, options=options)
     try:
         return CompiledFormula(checked, schema, context)
     except CompileError:
+        source = source or Source()
         errors = [d for d in checked.diagnostics if d.is_error]
-        click.echo(render_text(errors, text, path, sys.stderr.isatty()), err=True)
-        click.echo(f"{name}: the formula has errors; nothing was evaluated", err=True)
+        click.echo(source.render(errors, text, terminal.colour(sys.stderr)), err=True)
+        subject = "the formula" if source.prop is None else f"property {name}"
+        click.echo(f"{source.path}: {subject} has errors; nothing was evaluated", err=True)
         sys.exit(EXIT_FOUND)
 
 
@@ -384,7 +423,7 @@ def _duckdb_engine(
             text = target.formula.checked.parse.text
             found = [d for d in chosen.diagnostics if d in _sql_diagnostics(chosen, target.name)]
             if found:
-                click.echo(render_text(found, text, target.name, sys.stderr.isatty()), err=True)
+                click.echo(target.source.render(found, text, terminal.colour(sys.stderr)), err=True)
         _fail("the DuckDB engine cannot evaluate these formulas; use --engine python")
     if engine == "auto":
         size = path.stat().st_size / 1_048_576  # MB
@@ -546,7 +585,7 @@ def _eval_targets(
     if expression is not None or (path is not None and not path.endswith((".yaml", ".yml"))):
         schema = load_schema_option(schema_path, object_name)
         if expression is not None:
-            text, display = expression, "<expr>"
+            text, display = expression, EXPR
         else:
             assert path is not None
             try:
@@ -554,10 +593,11 @@ def _eval_targets(
             except OSError as error:
                 raise UsageError(f"{path}: {error.strerror}") from None
             display = path
+        source = Source(display)
         compiled = _compile_or_report(
-            "value", text, schema, declared_type, context(portal), path=display
+            "value", text, schema, declared_type, context(portal), source=source
         )
-        return [Target("value", compiled)], schema, portal
+        return [Target("value", compiled, source)], schema, portal
     assert path is not None
     try:
         manifest = load_manifest(path)
@@ -565,7 +605,7 @@ def _eval_targets(
         raise UsageError(f"{path}: {error.strerror}") from None
     if not manifest.ok:
         errors = [d for d in manifest.diagnostics if d.is_error]
-        click.echo(render_text(errors, manifest.text, path, sys.stderr.isatty()), err=True)
+        click.echo(render_text(errors, manifest.text, path, terminal.colour(sys.stderr)), err=True)
         sys.exit(EXIT_FOUND)
     selected = [p for p in manifest.properties if not property_names or p.name in property_names]
     unknown = set(property_names) - {p.name for p in manifest.properties}
@@ -586,21 +626,13 @@ def _eval_targets(
     schemas, _ = manifest_schemas(manifest)
     target_object = objects.pop()
     schema = managed_schema(manifest, target_object, schemas)
-    targets = [
-        Target(
-            p.name,
-            _compile_or_report(
-                p.name,
-                p.formula,
-                schema,
-                p.type,
-                context(portal),
-                p.option_values or None,
-                str(p.formula_file or path),
-            ),
+    targets = []
+    for p in selected:
+        source = Source(str(p.formula_file or path), manifest, p)
+        compiled = _compile_or_report(
+            p.name, p.formula, schema, p.type, context(portal), p.option_values or None, source
         )
-        for p in selected
-    ]
+        targets.append(Target(p.name, compiled, source))
     return targets, schema, portal
 
 
@@ -700,19 +732,44 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]]) -> None:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = min(max(widths[i], len(cell)), 40)
+def _width(text: str) -> int:
+    """Columns the text takes on a terminal: wide (East Asian) characters take two,
+    combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
 
-    def line(cells: list[str]) -> str:
-        parts = [cell[:40].ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
-        return "  ".join([*parts, cells[-1]]).rstrip()
+
+def _fit(text: str, width: int) -> str:
+    """The text cut to `width` columns (an ellipsis marks the cut), padded to exactly that."""
+    if _width(text) > width:
+        kept = ""
+        for char in text:
+            if _width(kept + char) > width - 1:
+                break
+            kept += char
+        text = kept + "…"
+    return text + " " * (width - _width(text))
+
+
+def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]], cap: int = 40) -> None:
+    """Columns under their headings: each as wide as its heading and its widest cell (cells
+    are cut at `cap` columns), the last column left as long as it is."""
+    cells = [[" ".join(cell.split()) for cell in row] for row in rows]  # one line per row
+    widths = [_width(h) for h in headers]
+    for row in cells:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths[i], min(_width(cell), cap))
+        widths[-1] = max(widths[-1], min(_width(row[-1]), cap))
+
+    def line(row: list[str]) -> str:
+        parts = [_fit(cell, widths[i]) for i, cell in enumerate(row[:-1])]
+        return "  ".join([*parts, row[-1]]).rstrip()
 
     stream.write(line(headers) + "\n")
-    stream.write("  ".join("-" * w for w in widths) + "  " + "-" * 5 + "\n")
-    for row in rows:
+    stream.write("  ".join("-" * w for w in widths) + "\n")
+    for row in cells:
         stream.write(line(row) + "\n")
 
 
@@ -807,7 +864,8 @@ def sql_command(
         errors = [d for d in formula.diagnostics if d.is_error]
         if errors:
             failed = True
-            click.echo(render_text(errors, checked.parse.text, target.name, False), err=True)
+            shown = target.source.render(errors, checked.parse.text, terminal.colour(sys.stderr))
+            click.echo(shown, err=True)
         formulas.append((target.name, formula))
     if failed:
         sys.exit(EXIT_FOUND)
@@ -848,7 +906,8 @@ def _typed_column(info: PropertyInfo) -> ColumnType:
 )
 def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, style: str) -> None:
     """Format .calc files in place (folders are searched; - formats standard input to
-    standard output; a manifest formats the formula files it names)."""
+    standard output; a manifest formats the formula files it names). With no PATH, the
+    current folder."""
     try:
         targets = collect(paths or (".",))
     except UsageError as error:
@@ -900,12 +959,25 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, style: str) -> Non
 
 
 @main.command()
-@click.argument("code")
-def explain(code: str) -> None:
-    """Print the documentation of a diagnostic code (e.g. CF106)."""
-    entry = codes.CODES.get(code.upper())
+@click.argument("code", required=False)
+def explain(code: str | None) -> None:
+    """Print the documentation of a diagnostic code (CF106, or its name else-with-endif);
+    with no CODE, list every code with its severity and title."""
+    if code is None:
+        rows = [
+            [c.code, c.severity.value, c.name, _first_sentence(c.summary)]
+            for c in codes.CODES.values()
+        ]
+        _write_table(sys.stdout, ["code", "severity", "name", "title"], rows)
+        return
+    by_name = {c.name: c for c in codes.CODES.values()}
+    entry = codes.CODES.get(code.upper()) or by_name.get(code.lower())
     if entry is None:
-        _fail(f"unknown code {code}; `calcformula explain` knows {', '.join(codes.CODES)}")
+        known = [*codes.CODES, *by_name]
+        close = difflib.get_close_matches(code.upper(), known, n=3, cutoff=0.6)
+        close += difflib.get_close_matches(code.lower(), known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        _fail(f"unknown code {code}{hint} (`calcformula explain` lists every code)")
         return
     click.echo(f"{entry.code} {entry.name} ({entry.severity.value})\n")
     click.echo(entry.summary)
@@ -914,7 +986,17 @@ def explain(code: str) -> None:
         click.echo(f"\nExample:\n    {entry.example}\n")
         for diagnostic in check(entry.example).diagnostics:
             if diagnostic.code == entry.code:
-                click.echo(render_text([diagnostic], entry.example, "example"))
+                click.echo(
+                    render_text([diagnostic], entry.example, "example", terminal.colour(sys.stdout))
+                )
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of a summary: a title that fits one line of a listing."""
+    for index, char in enumerate(text):
+        if char in ".!?" and (index + 1 == len(text) or text[index + 1] == " "):
+            return text[: index + 1]
+    return text
 
 
 @main.command()
@@ -922,12 +1004,15 @@ def explain(code: str) -> None:
 def functions(name: str | None) -> None:
     """List the functions, or show one."""
     if name is None:
-        for function in sorted(REGISTRY.values(), key=lambda f: (f.family, f.name)):
-            click.echo(f"{function.family:7} {function.signature:70} {function.evidence.value}")
+        rows = [
+            [function.family, function.signature, function.evidence.value]
+            for function in sorted(REGISTRY.values(), key=lambda f: (f.family, f.name))
+        ]
+        _write_table(sys.stdout, ["family", "signature", "evidence"], rows, cap=80)
         return
     entry = lookup(name)
     if entry is None:
-        _fail(f"unknown function {name}")
+        _fail(f"unknown function {name}{_did_you_mean(name)}")
         return
     click.echo(entry.signature)
     click.echo(f"\n{entry.summary}\n\nEvidence: {entry.evidence.value}")
@@ -938,6 +1023,17 @@ def functions(name: str | None) -> None:
         record = ", ".join(f"{k}={v!r}" for k, v in example.record)
         suffix = f"   ({record})" if record else ""
         click.echo(f"\n    {example.formula}  =>  {example.result}{suffix}")
+
+
+def _did_you_mean(name: str) -> str:
+    """`; did you mean x?` for an unknown function name: other languages' names (`ifnull`)
+    first, then the closest registered names."""
+    names = {**ALIASES, **{n: n for n in REGISTRY}}
+    matches = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.6)
+    close = list(dict.fromkeys(names[match] for match in matches))
+    if not close:
+        return " (`calcformula functions` lists them all)"
+    return f"; did you mean {' or '.join(close)}?"
 
 
 @main.command()

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from calcformula import terminal
 from calcformula.checker import check
 from calcformula.hubspot.apply import apply_plan, pull, schema_pull
 from calcformula.hubspot.client import (
@@ -58,7 +59,9 @@ def _manifest(config: str | None) -> Manifest:
     manifest = load_manifest(path)
     if not manifest.ok:
         errors = [d for d in manifest.diagnostics if d.is_error]
-        click.echo(render_text(errors, manifest.text, str(path), sys.stderr.isatty()), err=True)
+        click.echo(
+            render_text(errors, manifest.text, str(path), terminal.colour(sys.stderr)), err=True
+        )
         click.echo("the manifest has errors; nothing was sent", err=True)
         sys.exit(EXIT_FOUND)
     return manifest
@@ -91,7 +94,9 @@ def _validate(manifest: Manifest, plan: Plan) -> bool:
         if errors:
             ok = False
             where = str(prop.formula_file or f"{manifest.path} ({prop.object}/{prop.name})")
-            click.echo(render_text(errors, prop.formula, where, sys.stderr.isatty()), err=True)
+            click.echo(
+                render_text(errors, prop.formula, where, terminal.colour(sys.stderr)), err=True
+            )
     return ok
 
 
