@@ -31,7 +31,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def run(
-    *args: str, stdin: str | None = None, cwd: Path | None = None, **env: str
+    *args: str, stdin: str | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "calcformula", *args],
@@ -39,7 +39,7 @@ def run(
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=_env(**env),
+        env=_env(**(env or {})),
         timeout=120,
     )
 
@@ -86,7 +86,7 @@ def assert_table(output: str, headings: list[str]) -> list[list[str]]:
         display = "".join(c + ("\0" if _width(c) == 2 else "") for c in row)
         display = display.ljust(columns[-1][0])  # an empty last cell is stripped
         found = []
-        for index, (start, end) in enumerate(columns):
+        for index, (start, _end) in enumerate(columns):
             assert start == 0 or display[start - 2 : start] == "  ", (row, start)
             stop = columns[index + 1][0] if index + 1 < len(columns) else len(display)
             found.append(display[start:stop].replace("\0", "").strip())
@@ -258,7 +258,7 @@ def test_manifest_formula_diagnostics_point_into_the_yaml(tmp_path: Path) -> Non
     ],
 )
 def test_colour_on_a_pipe(options: list[str], env: dict[str, str], coloured: bool) -> None:
-    result = run(*options, "check", str(MISTAKE), **env)
+    result = run(*options, "check", str(MISTAKE), env=env)
     assert result.returncode == 1
     assert (ESCAPE in result.stdout) is coloured
     assert "error[CF107]" in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
@@ -274,7 +274,7 @@ def test_colour_on_a_pipe(options: list[str], env: dict[str, str], coloured: boo
 )
 def test_colour_is_the_same_for_every_command(args: list[str]) -> None:
     always = run("--color", "always", *args)
-    never = run("--color", "never", *args, FORCE_COLOR="1")
+    never = run("--color", "never", *args, env={"FORCE_COLOR": "1"})
     assert ESCAPE in always.stdout + always.stderr
     assert ESCAPE not in never.stdout + never.stderr
 
