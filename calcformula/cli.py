@@ -80,7 +80,38 @@ class _Commands(click.Group):
 
             for command in COMMANDS:
                 self.add_command(command)
-        return super().get_command(ctx, cmd_name)
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            _add_colour_option(found)
+        return found
+
+
+def _add_colour_option(command: click.Command) -> None:
+    """Every command takes `--color`, the same way (subcommands of `schema` too)."""
+    if not any(p.name == "color" for p in command.params):
+        command.params.append(_colour_option())
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            _add_colour_option(subcommand)
+
+
+def _colour_option() -> click.Option:
+    """`--color` after the command too (`calcformula check --color never`), as before it."""
+
+    def apply(context: click.Context, _: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            terminal.configure(context, value)
+
+    return click.Option(
+        ["--color"],
+        type=click.Choice(terminal.CHOICES),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=apply,
+        help="Colour: auto (a terminal, unless NO_COLOR; FORCE_COLOR colours a pipe too), "
+        "always or never.",
+    )
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})

@@ -15,8 +15,10 @@ import sys
 import unicodedata
 from pathlib import Path
 
+import click
 import pytest
 
+from calcformula.cli import main
 from calcformula.codes import CODES
 
 ROOT = Path(__file__).parent.parent
@@ -257,11 +259,42 @@ def test_manifest_formula_diagnostics_point_into_the_yaml(tmp_path: Path) -> Non
         (["--color", "auto"], {"FORCE_COLOR": "1"}, True),
     ],
 )
-def test_colour_on_a_pipe(options: list[str], env: dict[str, str], coloured: bool) -> None:
-    result = run(*options, "check", str(MISTAKE), env=env)
+@pytest.mark.parametrize("position", ["global", "command"])
+def test_colour_on_a_pipe(
+    options: list[str], env: dict[str, str], coloured: bool, position: str
+) -> None:
+    if position == "global":
+        result = run(*options, "check", str(MISTAKE), env=env)
+    else:
+        result = run("check", *options, str(MISTAKE), env=env)
     assert result.returncode == 1
     assert (ESCAPE in result.stdout) is coloured
     assert "error[CF107]" in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
+
+
+def _every_command() -> list[str]:
+    context = click.Context(main)
+    names: list[str] = []
+    for name in main.list_commands(context):
+        command = main.get_command(context, name)
+        if isinstance(command, click.Group):
+            names.extend(f"{name} {sub}" for sub in command.list_commands(context))
+        else:
+            names.append(name)
+    return names
+
+
+def test_the_command_list_is_complete() -> None:
+    assert {"check", "eval", "sql", "fmt", "explain", "plan", "schema pull"} <= set(
+        _every_command()
+    )
+
+
+@pytest.mark.parametrize("command", _every_command())
+def test_every_command_takes_color(command: str) -> None:
+    result = run(*command.split(), "--help")
+    assert result.returncode == 0
+    assert "--color [auto|always|never]" in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -277,6 +310,8 @@ def test_colour_is_the_same_for_every_command(args: list[str]) -> None:
     never = run("--color", "never", *args, env={"FORCE_COLOR": "1"})
     assert ESCAPE in always.stdout + always.stderr
     assert ESCAPE not in never.stdout + never.stderr
+    after = run(args[0], "--color", "always", *args[1:])
+    assert ESCAPE in after.stdout + after.stderr
 
 
 def _on_a_terminal(*args: str, **env: str) -> str:
