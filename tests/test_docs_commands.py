@@ -146,9 +146,12 @@ def test_the_docs_have_commands() -> None:
 @pytest.fixture(scope="session")
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tracked files as they are now: what a clean checkout of this tree holds."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
-    ).stdout
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: which files a clean checkout holds is unknown")
     copy = tmp_path_factory.mktemp("checkout") / "calcformula"
     for name in listed.decode().split("\0"):
         source = ROOT / name
@@ -212,7 +215,7 @@ def _run_session(script: str, cwd: Path, env: dict[str, str], answer: str | None
             os.close(terminal)
 
 
-def _environment(home: Path, portal: str | None) -> dict[str, str]:
+def _environment(portal: str | None) -> dict[str, str]:
     bin_dir = str(Path(sys.executable).parent)
     env: dict[str, str] = {
         k: v
@@ -220,7 +223,6 @@ def _environment(home: Path, portal: str | None) -> dict[str, str]:
         if not k.startswith(("HUBSPOT_", "PYTEST_")) and k not in ("NO_COLOR", "FORCE_COLOR")
     }
     env.update(PATH=f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", EDITOR="true")
-    env.update(XDG_CACHE_HOME=os.environ.get("XDG_CACHE_HOME", str(home / ".cache")))
     if portal is not None:
         token, url = portal.split("\n")
         env.update(HUBSPOT_ACCESS_TOKEN=token, HUBSPOT_API_BASE_URL=url)
@@ -249,7 +251,7 @@ def test_documented_commands_run(
     _run_session(
         _script(block, results),
         cwd,
-        _environment(tmp_path, portal),
+        _environment(portal),
         block.markers.get("answer"),
     )
     for number, (command, expected) in enumerate(zip(block.commands, statuses, strict=True)):
