@@ -245,28 +245,31 @@ def test_manifest_formula_diagnostics_point_into_the_yaml(tmp_path: Path) -> Non
 # --- colour -----------------------------------------------------------------------------------
 
 
+ALWAYS, NEVER, AUTO = ["--color", "always"], ["--color", "never"], ["--color", "auto"]
+
+
 @pytest.mark.parametrize(
-    ("options", "env", "coloured"),
+    ("before", "after", "env", "coloured"),
     [
-        ([], {}, False),  # a pipe
-        (["--color", "always"], {}, True),
-        (["--color", "never"], {}, False),
-        ([], {"FORCE_COLOR": "1"}, True),
-        ([], {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
-        ([], {"NO_COLOR": ""}, False),  # empty: not set
-        (["--color", "always"], {"NO_COLOR": "1"}, True),  # the option beats the environment
-        (["--color", "never"], {"FORCE_COLOR": "1"}, False),
-        (["--color", "auto"], {"FORCE_COLOR": "1"}, True),
+        ([], [], {}, False),  # a pipe
+        (ALWAYS, [], {}, True),
+        ([], ALWAYS, {}, True),  # after the command, the same
+        (NEVER, [], {}, False),
+        ([], [], {"FORCE_COLOR": "1"}, True),
+        ([], [], {"NO_COLOR": "1", "FORCE_COLOR": "1"}, False),
+        ([], [], {"NO_COLOR": "", "FORCE_COLOR": "1"}, True),  # empty is not set
+        (ALWAYS, [], {"NO_COLOR": "1"}, True),  # the option beats the environment
+        ([], ALWAYS, {"NO_COLOR": "1"}, True),
+        (NEVER, [], {"FORCE_COLOR": "1"}, False),
+        ([], NEVER, {"FORCE_COLOR": "1"}, False),
+        (AUTO, [], {"FORCE_COLOR": "1"}, True),
+        (NEVER, ALWAYS, {}, True),  # the command's own option is the nearer one
     ],
 )
-@pytest.mark.parametrize("position", ["global", "command"])
 def test_colour_on_a_pipe(
-    options: list[str], env: dict[str, str], coloured: bool, position: str
+    before: list[str], after: list[str], env: dict[str, str], coloured: bool
 ) -> None:
-    if position == "global":
-        result = run(*options, "check", str(MISTAKE), env=env)
-    else:
-        result = run("check", *options, str(MISTAKE), env=env)
+    result = run(*before, "check", *after, str(MISTAKE), env=env)
     assert result.returncode == 1
     assert (ESCAPE in result.stdout) is coloured
     assert "error[CF107]" in re.sub(r"\x1b\[[0-9;]*m", "", result.stdout)
