@@ -49,6 +49,7 @@ from calcformula.render import (
 )
 from calcformula.schema import PropertyInfo, Schema
 from calcformula.values import format_number
+from calcformula.values import json_value as _json_value
 
 if TYPE_CHECKING:
     from calcformula.duckdb_engine import DuckDBEngine
@@ -205,16 +206,6 @@ class Target:
 
     name: str
     formula: CompiledFormula
-
-
-def _json_value(value: Value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format_number(value)  # exact: the number as JSON text, not a float
-    return json.dumps(value, ensure_ascii=False)
 
 
 def _parse_now(text: str | None) -> int | None:
