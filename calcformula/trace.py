@@ -430,8 +430,8 @@ class _Causes:
                     NO_BRANCH,
                     node.span,
                     None,
-                    f"no condition of `{self.builder.short(node)}` is true and it has no `else`"
-                    " (`endif` gives blank)",
+                    "no condition of the `if` is true and it has no `else` (`endif` gives "
+                    "blank); add `else` with the value it should have then",
                 )
             )
             return
