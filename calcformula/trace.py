@@ -24,10 +24,10 @@ import json
 import re
 import sys
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from calcformula import codes
 from calcformula.diagnostics import Diagnostic
@@ -52,6 +52,7 @@ from calcformula.values import format_value, json_value
 
 if TYPE_CHECKING:
     from calcformula.checker import CheckResult
+    from calcformula.records import RecordProblem, RecordRow
 
 # Rules that carry a blank up to the result (BlankCause.rule).
 E2, E3, E4 = "E2", "E3", "E4"
@@ -676,9 +677,11 @@ def _explain(trace_root: TraceNode | None, value: Value, causes: list[BlankCause
             if isinstance(n.node, Property) and n.value is None
         }
     )
-    text = f"{shown}"
+    text = f"the result is {shown}"
     if steps:
         text += " because " + ", then ".join(steps)
+    elif not blanks:
+        text += ": every input it reads has a value"
     if blanks:
         names = ", ".join(f"`{b}`" for b in blanks)
         text += f" ({names} {'is' if len(blanks) == 1 else 'are'} blank on this record"
@@ -840,6 +843,85 @@ def _blank_path(trace: Trace) -> set[int]:
             marked.add(id(node))
             stack.extend(node.children)
     return marked
+
+
+# --- eval --trace ---------------------------------------------------------------------------
+
+
+@dataclass
+class TraceCounts:
+    records: int = 0
+    blank: int = 0
+    unknown: int = 0
+    unreadable: int = 0
+
+
+def write_traces(
+    formulas: Sequence[tuple[str, CheckResult, EvalContext]],
+    rows: Iterable[RecordRow | RecordProblem],
+    output: str,
+    stream: IO[str],
+    schema: Schema | None,
+    colour: bool,
+    say: Callable[[str], None],
+) -> TraceCounts:
+    """`calcformula eval --trace`: each record's trace of each formula, as text (`table`) or
+    as eval's JSON rows with `trace`, `blank_causes` and `explanation` added. Records that
+    cannot be read are told with `say` and skipped."""
+    from calcformula.records import RecordProblem
+
+    counts = TraceCounts()
+    several = len(formulas) > 1
+    items: list[str] = []
+    for row in rows:
+        if isinstance(row, RecordProblem):
+            counts.unreadable += 1
+            say(f"line {row.line}: {row.message}; record skipped")
+            continue
+        counts.records += 1
+        record_id = row.id if row.id is not None else str(row.line or counts.records)
+        properties = row.properties
+        for name, checked, context in formulas:
+            result = trace(checked, properties, schema, context.portal, context.now_ms)
+            if not result.evaluable:
+                counts.unknown += 1
+            elif result.value is None:
+                counts.blank += 1
+            if output == "table":
+                title = f"record {record_id}" + (f", {name}" if several else "")
+                shown = format_value(result.value) if result.evaluable else "(not evaluable)"
+                header = f"{title}: {shown}"
+                stream.write((f"{_BOLD}{header}{_RESET}" if colour else header) + "\n")
+                stream.write(render_text(result, colour) + "\n")
+                continue
+            data = result._data(exact=True)
+            item: dict[str, Any] = {"id": record_id}
+            if several:
+                item["property"] = name
+            item["value"] = data["value"]
+            if not result.evaluable:
+                item["evaluable"] = False
+            item["diagnostics"] = [
+                {"code": d.code, "severity": d.severity.value, "message": d.message}
+                for d in result.diagnostics
+            ]
+            item["trace"] = data["trace"]
+            item["blank_causes"] = data["blank_causes"]
+            item["explanation"] = data["explanation"]
+            if output == "ndjson":
+                stream.write(_dump(item) + "\n")
+            else:
+                items.append(_dump(item))
+    if output == "json":
+        summary = {
+            "records": counts.records,
+            "blank": counts.blank,
+            "not_evaluable": counts.unknown,
+            "unreadable": counts.unreadable,
+        }
+        stream.write('{"results": [' + ",\n".join(items) + '],\n"summary": ')
+        stream.write(json.dumps(summary) + "}\n")
+    return counts
 
 
 class _CallableModule(types.ModuleType):

@@ -261,7 +261,7 @@ def test_not_blank_result_explains_the_branch() -> None:
     assert result.value == Decimal(0)
     assert result.blank_causes == ()
     assert result.explanation == (
-        "0 because no condition is true, so the `else` branch gives it "
+        "the result is 0 because no condition is true, so the `else` branch gives it "
         "(`x` is blank on this record but did not decide the result)"
     )
 
