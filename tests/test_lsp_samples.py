@@ -68,7 +68,7 @@ async def hints(client: LanguageClient, uri: str, lines: int) -> list[types.Inla
             ),
         )
     )
-    return result or []
+    return list(result or [])
 
 
 async def hover(client: LanguageClient, uri: str, line: int, character: int) -> str:
