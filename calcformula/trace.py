@@ -264,6 +264,19 @@ class _Builder:
     def info(self, node: Property) -> PropertyInfo | None:
         return self.schema.get(node.name) if self.schema is not None else None
 
+    def checkbox_bare(self, node: Property) -> bool:
+        """A checkbox read as a number (decision T2a): the schema says bool, or, without a
+        schema entry, the record holds `true`/`false`."""
+        if node.kind is not PropertyKind.NUMBER:
+            return False
+        info = self.info(node)
+        if info is not None:
+            return info.type == "bool"
+        raw = self.record.get(node.name)
+        return isinstance(raw, bool) or (
+            isinstance(raw, str) and raw.strip().lower() in ("true", "false")
+        )
+
     def build(self, frame: _Frame) -> TraceNode:
         node = frame.node
         recorded = {id(child.node): child for child in frame.children}
@@ -345,8 +358,7 @@ class _Builder:
         if frame.value is not None:
             return None
         if isinstance(node, Property):
-            info = self.info(node)
-            if node.kind is PropertyKind.NUMBER and info is not None and info.type == "bool":
+            if self.checkbox_bare(node):
                 return (
                     f"a checkbox read bare is blank in HubSpot, even when ticked; "
                     f"read it as `bool({node.name})`"
@@ -504,7 +516,7 @@ class _Causes:
         name, read = node.name, builder.source(node)
         carrier = self._carrier(path)
         step = self._step(path)
-        if node.kind is PropertyKind.NUMBER and info is not None and info.type == "bool":
+        if builder.checkbox_bare(node):
             self.found.append(
                 BlankCause(
                     name,
@@ -721,8 +733,8 @@ def trace(
     >>> t = trace("c - d", {"c": "5", "d": ""})
     >>> t.value is None, [c.property for c in t.blank_causes]
     (True, ['d'])
-    >>> t.explanation
-    "blank because `d` is blank on this record (a blank term blanks `c - d`); use `coalesce(d, 0)` if blank should count as 0"
+    >>> print(t.explanation)
+    blank because `d` is blank on this record (a blank term blanks `c - d`); use `coalesce(d, 0)` if blank should count as 0
     """  # noqa: E501
     from calcformula import _context
     from calcformula.checker import CheckResult, check

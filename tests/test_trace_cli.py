@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import doctest
 import json
+import shlex
 from pathlib import Path
 
+import pytest
+
 import calcformula
+import calcformula.trace
 from tests.test_cli import run
 
 RECORDS = [
@@ -92,3 +97,50 @@ def test_trace_refuses_csv_and_duckdb(tmp_path: Path) -> None:
     assert csv.returncode == 2 and "--trace prints a tree" in csv.stderr
     duck = run("eval", "--expr", "c", "--records", records, "--trace", "--engine", "duckdb")
     assert duck.returncode == 2 and "--engine python" in duck.stderr
+
+
+DEBUGGING = Path(__file__).parent.parent / "docs" / "debugging.md"
+
+
+def _examples() -> list[tuple[str, str]]:
+    """Each `$ calcformula …` line of docs/debugging.md with the output shown under it."""
+    examples: list[tuple[str, str]] = []
+    command: str | None = None
+    shown: list[str] = []
+    in_block = False
+    for line in DEBUGGING.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            if in_block and command is not None:
+                examples.append((command, "\n".join(shown) + "\n"))
+            in_block, command, shown = not in_block, None, []
+        elif in_block and line.startswith("$ "):
+            if command is not None:
+                examples.append((command, "\n".join(shown) + "\n"))
+            command, shown = line[2:], []
+        elif in_block and command is not None:
+            shown.append(line)
+    return examples
+
+
+EXAMPLES = _examples()
+
+
+def test_the_debugging_page_has_an_example_for_each_cause() -> None:
+    commands = " ".join(command for command, _ in EXAMPLES)
+    for formula in ("c - d", "if amount > 1000", " or bool(", "hs_is_closed = 1", " / quantity"):
+        assert formula in commands
+    assert len(EXAMPLES) >= 10
+
+
+@pytest.mark.parametrize(("command", "expected"), EXAMPLES, ids=[c for c, _ in EXAMPLES])
+def test_debugging_examples_print_what_the_page_shows(command: str, expected: str) -> None:
+    program, *args = shlex.split(command)
+    assert program == "calcformula"
+    result = run(*args, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.rstrip("\n") == expected.rstrip("\n")  # a page cannot end in blanks
+
+
+def test_trace_module_examples() -> None:
+    failures, _ = doctest.testmod(calcformula.trace, verbose=False)  # type: ignore[arg-type]
+    assert failures == 0
