@@ -16,6 +16,7 @@ import pytest_lsp
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from calcformula.manifest import parse_manifest
 from tests.test_lsp import EXAMPLES, open_document
 
 pytestmark = pytest.mark.filterwarnings("error::pytest_lsp.checks.LspSpecificationWarning")
@@ -137,3 +138,15 @@ async def test_formula_file_of_the_manifest_gets_a_hint(
     assert str(hint.label).startswith("= ")
     operator = await hover(client, uri, 0, 0)
     assert "On sample record 7" in operator
+
+
+def test_the_manifest_reads_samples_and_reports_a_missing_file(tmp_path: Path) -> None:
+    text = (EXAMPLES / "calcformula.yaml").read_text(encoding="utf-8")
+    shutil.copytree(EXAMPLES, tmp_path / "p")
+    (tmp_path / "p" / "samples.ndjson").write_text(json.dumps(SAMPLE) + "\n", encoding="utf-8")
+    found = parse_manifest(tmp_path / "p" / "calcformula.yaml", text + "samples: samples.ndjson\n")
+    assert found.ok and found.samples == tmp_path / "p" / "samples.ndjson"
+    assert parse_manifest(tmp_path / "p" / "calcformula.yaml", text).samples is None
+    missing = parse_manifest(tmp_path / "p" / "calcformula.yaml", text + "samples: nope.csv\n")
+    assert [d.code for d in missing.diagnostics] == ["CF607"]
+    assert "samples `nope.csv` does not exist" in missing.diagnostics[0].message
