@@ -306,3 +306,21 @@ def test_render_text_aligns_values_and_colours_the_blank_path() -> None:
     coloured = result.render_text(color=True)
     assert "\033[1;31m  d    (blank)" in coloured
     assert "\033[1;31m  c" not in coloured
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "abs(" * 199 + "x" + ")" * 199,
+        "if true then " * 199 + "x" + " else 0" * 199,
+        "(" * 200 + "x" + " + 1)" * 200,
+    ],
+    ids=["calls", "ifs", "parenthesised sums"],
+)
+def test_the_deepest_formulas_the_parser_accepts_trace_and_print(text: str) -> None:
+    checked = check(text)
+    assert checked.ok
+    result = calcformula.trace(checked, {"x": "1"})
+    assert result.value == calcformula.evaluate(checked, {"x": "1"}).value
+    assert json.loads(result.to_json_text()) == json.loads(json.dumps(result.to_json()))
+    assert render_text(result).count("\n") > 199
