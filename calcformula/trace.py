@@ -158,26 +158,58 @@ def _encoded(value: Value, exact: bool) -> Any:
     return value
 
 
-def _node_data(node: TraceNode, exact: bool) -> dict[str, Any]:
-    return {
-        "start": node.span.start,
-        "end": node.span.end,
-        "text": node.text,
-        "value": _encoded(node.value, exact),
-        "evaluated": node.evaluated,
-        "reason": node.reason,
-        "children": [_node_data(child, exact) for child in node.children],
-    }
+def _node_data(root: TraceNode, exact: bool) -> dict[str, Any]:
+    """The nested JSON data of a trace node, built without recursion (traces are as deep as
+    the parser allows, and every level of JSON nests twice)."""
+    made: dict[int, dict[str, Any]] = {}
+    stack: list[tuple[TraceNode, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if not ready:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.children)
+            continue
+        made[id(node)] = {
+            "start": node.span.start,
+            "end": node.span.end,
+            "text": node.text,
+            "value": _encoded(node.value, exact),
+            "evaluated": node.evaluated,
+            "reason": node.reason,
+            "children": [made.pop(id(child)) for child in node.children],
+        }
+    return made[id(root)]
 
 
 def _dump(data: Any) -> str:
-    if isinstance(data, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {_dump(v)}" for k, v in data.items()) + "}"
-    if isinstance(data, list):
-        return "[" + ", ".join(_dump(item) for item in data) + "]"
-    if isinstance(data, Decimal) or data is None or isinstance(data, bool | str):
-        return json_value(data)
-    return json.dumps(data, ensure_ascii=False)
+    """JSON text of plain data with Decimals written exactly, without recursion."""
+    out: list[str] = []
+    # Items are values to write, or literal text (a str wrapped in a 1-tuple).
+    stack: list[Any] = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple):
+            out.append(item[0])
+        elif isinstance(item, dict):
+            parts: list[Any] = [("{",)]
+            for index, (key, value) in enumerate(item.items()):
+                parts.append((("" if index == 0 else ", ") + json.dumps(key) + ": ",))
+                parts.append(value)
+            parts.append(("}",))
+            stack.extend(reversed(parts))
+        elif isinstance(item, list):
+            parts = [("[",)]
+            for index, value in enumerate(item):
+                if index:
+                    parts.append((", ",))
+                parts.append(value)
+            parts.append(("]",))
+            stack.extend(reversed(parts))
+        elif isinstance(item, Decimal) or item is None or isinstance(item, bool | str):
+            out.append(json_value(item))
+        else:
+            out.append(json.dumps(item, ensure_ascii=False))
+    return "".join(out)
 
 
 # --- recording ------------------------------------------------------------------------------
