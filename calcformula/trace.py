@@ -147,7 +147,9 @@ class Trace:
             "value": _encoded(self.value, exact),
             "evaluable": self.evaluable,
             "trace": _node_data(self.root, exact) if self.root is not None else None,
-            "blank_causes": [c.property for c in self.blank_causes if c.property is not None],
+            "blank_causes": list(
+                dict.fromkeys(c.property for c in self.blank_causes if c.property is not None)
+            ),
             "explanation": self.explanation,
         }
 
