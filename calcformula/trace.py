@@ -19,6 +19,7 @@ that importing the submodule cannot shadow the function of the same name.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -129,6 +130,35 @@ class Trace:
     blank_causes: tuple[BlankCause, ...]
     explanation: str
     record_id: str | None = None
+    _replay: Callable[[Node], TraceNode | None] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def step(self, node: Node) -> TraceNode | None:
+        """The step of a node of the formula's tree (None for a node of another tree).
+
+        A link inside an operator chain (`a + b` in `a + b - c`) is not a step of its own in
+        the tree; its value is its running value, replayed here from the same record when
+        the chain was evaluated."""
+        if self.root is None:
+            return None
+        stack = [self.root]
+        enclosing: TraceNode | None = None
+        while stack:
+            current = stack.pop()
+            if current.node is node:
+                return current
+            if current.span.start <= node.span.start and node.span.end <= current.span.end:
+                enclosing = current
+            stack.extend(current.children)
+        if enclosing is None or not isinstance(enclosing.node, Binary):
+            return None
+        _, chain = left_spine(enclosing.node)
+        if not any(link is node for link in chain):
+            return None
+        if not enclosing.evaluated or self._replay is None:
+            return _Builder(self.formula, None, {})._unevaluated(node, "not evaluated")
+        return self._replay(node)
 
     def to_json(self) -> dict[str, Any]:
         """The trace as JSON data (json.dumps-able): numbers are JSON numbers (int, or float
@@ -788,7 +818,8 @@ def trace(
             f"not evaluated: the formula has errors ({first})",
             record_id,
         )
-    tracer = _Tracer(schema, _context(now, context))
+    evaluation_context = _context(now, context)
+    tracer = _Tracer(schema, evaluation_context)
     evaluable = True
     try:
         value = tracer.evaluate(checked.tree, record)
@@ -808,6 +839,13 @@ def trace(
         finder.walk(frame, [])
         causes = sorted(finder.found, key=lambda c: c.span.start)
         explanation = _explain(root, value, causes)
+
+    def replay(node: Node) -> TraceNode | None:
+        again = _Tracer(schema, evaluation_context)
+        with contextlib.suppress(NotEvaluable):
+            again.evaluate(node, record)
+        return builder.build(again.top.children[0])
+
     return Trace(
         text,
         value,
@@ -817,6 +855,7 @@ def trace(
         tuple(causes),
         explanation,
         record_id,
+        replay,
     )
 
 

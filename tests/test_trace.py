@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 import calcformula
 from calcformula import check
 from calcformula.evaluator import CompiledFormula, EvalContext, PortalContext, evaluate_tree
+from calcformula.nodes import Binary
 from calcformula.schema import Schema
 from calcformula.trace import Trace, TraceNode, render_text
 from calcformula.values import format_value
@@ -326,3 +327,21 @@ def test_the_deepest_formulas_the_parser_accepts_trace_and_print(text: str) -> N
     assert result.value == calcformula.evaluate(checked, {"x": "1"}).value
     assert json.loads(result.to_json_text()) == json.loads(json.dumps(result.to_json()))
     assert render_text(result).count("\n") > 199
+
+
+def test_step_of_any_node_including_links_inside_a_chain() -> None:
+    result = calcformula.trace("a + b - c", {"a": "1", "b": "2", "c": ""})
+    assert result.root is not None
+    chain = result.root.node
+    assert isinstance(chain, Binary) and isinstance(chain.left, Binary)
+    link = result.step(chain.left)  # `a + b`: a running value, not a step of its own
+    assert link is not None and link.text == "a + b" and link.value == Decimal(3)
+    assert [c.text for c in link.children] == ["a", "b"]
+    assert result.step(chain) is result.root
+    assert result.step(check("a + b").tree) is None  # a node of another tree
+    skipped = calcformula.trace("if false then a + b + c else 0", {"a": "1"})
+    assert skipped.root is not None
+    branch = skipped.root.children[1].node
+    assert isinstance(branch, Binary) and isinstance(branch.left, Binary)
+    inner = skipped.step(branch.left)
+    assert inner is not None and not inner.evaluated

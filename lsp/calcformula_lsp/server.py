@@ -458,24 +458,18 @@ def _trace(region: Region) -> Trace | None:
 
 def _sample_value(region: Region, node: Node) -> str:
     found = _trace(region)
-    if found is None or found.root is None:
+    step = found.step(node) if found is not None else None
+    if found is None or step is None or region.sample is None:
         return ""
-    stack = [found.root]
-    while stack:
-        step = stack.pop()
-        if step.node is node:
-            assert region.sample is not None
-            shown = format_value(step.value) if step.evaluated else "(not evaluated)"
-            if step.evaluated and (step.reason or "").startswith("not evaluable"):
-                shown = "(not evaluable)"
-            line = f"\n\nOn sample record {region.sample.record_id}: `{shown}`"
-            if step.reason:
-                line += f" ({step.reason})"
-            if step is found.root:
-                line += f"\n\n{found.explanation}"
-            return line
-        stack.extend(step.children)
-    return ""
+    shown = format_value(step.value) if step.evaluated else "(not evaluated)"
+    if step.evaluated and (step.reason or "").startswith("not evaluable"):
+        shown = "(not evaluable)"
+    line = f"\n\nOn sample record {region.sample.record_id}: `{shown}`"
+    if step.reason:
+        line += f" ({step.reason})"
+    if step is found.root:
+        line += f"\n\n{found.explanation}"
+    return line
 
 
 @server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
