@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     )
     from calcformula.functions import Type, Value
     from calcformula.schema import PropertyInfo, Schema, SchemaError, load_schemas
+    from calcformula.trace import Trace, trace
 
 # Loaded on first use, so that `import calcformula; calcformula.parse(...)` stays quick.
 _LAZY = {
@@ -49,6 +50,8 @@ _LAZY = {
     "Schema": "calcformula.schema",
     "SchemaError": "calcformula.schema",
     "load_schemas": "calcformula.schema",
+    "Trace": "calcformula.trace",
+    "trace": "calcformula.trace",
 }
 
 
@@ -56,7 +59,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'calcformula' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    loaded = importlib.import_module(module)
+    # `trace` is its module, which is callable: importing the submodule rebinds the name anyway
+    value = loaded if name == "trace" else getattr(loaded, name)
     globals()[name] = value
     return value
 
@@ -163,6 +168,7 @@ __all__ = [
     "Severity",
     "Span",
     "TextEdit",
+    "Trace",
     "Type",
     "Value",
     "check",
@@ -172,4 +178,5 @@ __all__ = [
     "format",
     "load_schemas",
     "parse",
+    "trace",
 ]

@@ -51,6 +51,7 @@ from calcformula.render import (
 )
 from calcformula.schema import PropertyInfo, Schema
 from calcformula.values import format_number
+from calcformula.values import json_value as _json_value
 
 if TYPE_CHECKING:
     from calcformula.duckdb_engine import DuckDBEngine
@@ -275,16 +276,6 @@ class Target:
     source: Source = dataclasses.field(default_factory=Source)
 
 
-def _json_value(value: Value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format_number(value)  # exact: the number as JSON text, not a float
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _parse_now(text: str | None) -> int | None:
     if text is None:
         return None
@@ -366,6 +357,16 @@ def _compile_or_report(
     help="python: record by record, with per-record notes. duckdb: the compiled SQL on "
     "DuckDB, for large files and Parquet. auto: duckdb for Parquet and files over 32 MB.",
 )
+@click.option(
+    "--trace",
+    "show_trace",
+    is_flag=True,
+    help="Show how each value comes about: the formula as a tree with each step's value, and "
+    "why a result is blank (docs/debugging.md).",
+)
+@click.option(
+    "--id", "record_ids", multiple=True, help="Only the record with this id (repeatable)."
+)
 def eval_command(
     path: str | None,
     expression: str | None,
@@ -380,8 +381,16 @@ def eval_command(
     output: str,
     output_path: str | None,
     engine: str,
+    show_trace: bool = False,
+    record_ids: tuple[str, ...] = (),
 ) -> None:
     """Evaluate a formula (.calc file, manifest or --expr) against records."""
+    if show_trace or record_ids:
+        if engine == "duckdb":
+            _fail("--trace and --id evaluate record by record: use --engine python")
+        if show_trace and output == "csv":
+            _fail("--trace prints a tree: use --format table, json or ndjson")
+        engine = "python"
     if (path is None) == (expression is None):
         _fail("give a PATH (.calc file or calcformula.yaml) or --expr, not both")
     if record_json is not None and records_path is not None:
@@ -412,10 +421,67 @@ def eval_command(
         rows = iter([parse_record_json(record_json)])
     else:
         rows = iter([RecordRow(0, None, {})])
+    missing: set[str] = set()
+    if record_ids:
+        rows = _only_ids(rows, record_ids, missing)
+    if show_trace:
+        _eval_traced(targets, rows, output, output_path, schema, missing)
     counts = _Counts()
     results = _python_results(targets, rows, counts)
     problems = _write_to(output_path, targets, results, output, records_path is not None, counts)
-    sys.exit(EXIT_FOUND if problems else EXIT_OK)
+    if missing:
+        click.echo(f"no record with id {', '.join(sorted(missing))}", err=True)
+    sys.exit(EXIT_FOUND if problems or missing else EXIT_OK)
+
+
+def _only_ids(
+    rows: Iterator[RecordRow | RecordProblem], wanted: tuple[str, ...], missing: set[str]
+) -> Iterator[RecordRow | RecordProblem]:
+    """The records named by --id (an id, or the line number of a record without one); the
+    ids never seen stay in `missing`."""
+    missing.update(wanted)
+    for index, row in enumerate(rows, 1):
+        if isinstance(row, RecordProblem):
+            yield row
+            continue
+        line, identifier, _ = row
+        record_id = identifier if identifier is not None else str(line or index)
+        if record_id in wanted:
+            missing.discard(record_id)
+            yield row
+
+
+def _eval_traced(
+    targets: list[Target],
+    rows: Iterator[RecordRow | RecordProblem],
+    output: str,
+    output_path: str | None,
+    schema: Schema | None,
+    missing: set[str],
+) -> None:
+    from calcformula.trace import write_traces
+
+    stream: IO[str] = sys.stdout
+    if output_path is not None:
+        stream = open(output_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    started = time.perf_counter()
+    try:
+        formulas = [(t.name, t.formula.checked, t.formula.context) for t in targets]
+        colour = output_path is None and sys.stdout.isatty()
+        counts = write_traces(
+            formulas, rows, output, stream, schema, colour, lambda m: click.echo(m, err=True)
+        )
+    finally:
+        if output_path is not None:
+            stream.close()
+    if missing:
+        click.echo(f"no record with id {', '.join(sorted(missing))}", err=True)
+    click.echo(
+        f"{counts.records} record(s): {counts.blank} blank, {counts.unknown} not evaluable, "
+        f"{counts.unreadable} unreadable ({time.perf_counter() - started:.2f} s)",
+        err=True,
+    )
+    sys.exit(EXIT_FOUND if counts.unreadable or missing else EXIT_OK)
 
 
 AUTO_BYTES = 32 * 1024 * 1024  # --engine auto: files this large go to DuckDB

@@ -27,7 +27,7 @@ TYPES = ("number", "bool", "string", "enumeration")
 # The field types HubSpot accepts for each calculation property type (decision T4 with the
 # Properties API's type/fieldType table): custom calculations use calculation_equation.
 FIELD_TYPES = {t: ("calculation_equation",) for t in TYPES}
-TOP_KEYS = ("schema", "portal", "portal_id", "properties", "groups")
+TOP_KEYS = ("schema", "portal", "portal_id", "properties", "groups", "samples")
 PROPERTY_KEYS = (
     "object",
     "name",
@@ -97,6 +97,7 @@ class Manifest:
     schema: Path | None = None
     portal: Path | None = None
     portal_id: str | None = None
+    samples: Path | None = None  # records whose values the language server shows (optional)
     properties: list[ManagedProperty] = field(default_factory=list)
     groups: list[ManagedGroup] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
@@ -230,7 +231,7 @@ class _Loader:
             return manifest
         top = self.mapping(root, TOP_KEYS, "the manifest")
         base = manifest.path.parent
-        for key in ("schema", "portal"):
+        for key in ("schema", "portal", "samples"):
             if key in top:
                 value = self.scalar(top[key][1], key, "a path")
                 if value is not None:

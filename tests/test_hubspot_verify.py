@@ -215,3 +215,23 @@ def test_usage_errors() -> None:
 
     assert run_cli("verify").returncode == 2
     assert run_cli("verify", "--from-portal", "--records", "x.csv").returncode == 2
+
+
+def test_a_mismatch_shows_calcformulas_trace_of_the_record(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    pushed(hubspot, project)
+    fake.add_record("deals", {"createdate": epoch("2026-01-01"), "amount": "12345"})
+    result = run(hubspot, "verify", "--from-portal", "--object", "deals", cwd=project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "    calcformula's steps on this record:\n"
+        "      if amount >= 10000 then 'large' else 'small'  'large'\n"
+        "        amount >= 10000                             true\n"
+        "          amount                                    12345\n"
+    ) in result.stdout
+    assert "      the result is 'large' because `amount >= 10000` is true\n" in result.stdout
+    data = run(hubspot, "verify", "--from-portal", "--format", "json", cwd=project)
+    [band] = [p for p in json.loads(data.stdout)["properties"] if p["property"] == "cf_size_band"]
+    steps = band["mismatches"][0]["trace"]
+    assert steps["value"] == "large" and steps["blank_causes"] == []
+    assert [c["evaluated"] for c in steps["trace"]["children"]] == [True, True, False]

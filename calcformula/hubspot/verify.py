@@ -37,6 +37,7 @@ from calcformula.manifest import ManagedProperty, Manifest
 from calcformula.nodes import Binary, BinaryOp, Call, If, Property, walk
 from calcformula.records import RecordProblem, read_records
 from calcformula.schema import Schema
+from calcformula.trace import Trace, trace
 from calcformula.values import format_value
 
 BATCH = 100  # HubSpot's batch endpoints take at most 100 inputs
@@ -61,6 +62,7 @@ class Mismatch:
     implicates: list[str]
     formula: str = ""
     object: str = ""
+    trace: Trace | None = None  # how calcformula's value comes about on this record
 
     def case(self) -> str:
         """The finding as a conformance case (tests/conformance/eval), HubSpot's value as the
@@ -86,6 +88,7 @@ class Mismatch:
             "hubspot": self.hubspot,
             "implicates": self.implicates,
             "case": self.case(),
+            **({"trace": self.trace.to_json()} if self.trace is not None else {}),
         }
 
 
@@ -204,6 +207,7 @@ class _Target:
     compiled: CompiledFormula
     inputs: list[str]
     result: PropertyResult
+    schema: Schema | None = None
 
 
 def _compile(
@@ -221,12 +225,13 @@ def _compile(
         result.skipped = f"calcformula rejects the formula HubSpot stores: {first.message}"
         return None
     inputs = sorted({n.name for n in walk(checked.tree) if isinstance(n, Property)})
-    return _Target(prop, checked, compiled, inputs, result)
+    return _Target(prop, checked, compiled, inputs, result, schema)
 
 
 def _compare(target: _Target, record_id: str, properties: dict[str, Any], late: bool) -> None:
     result = target.result
-    evaluation = target.compiled.evaluate({k.lower(): v for k, v in properties.items()})
+    record = {k.lower(): v for k, v in properties.items()}
+    evaluation = target.compiled.evaluate(record)
     if not evaluation.evaluable:
         result.not_evaluable += 1
         return
@@ -246,8 +251,14 @@ def _compare(target: _Target, record_id: str, properties: dict[str, Any], late: 
             _implicated(target.checked, evaluation.value, theirs),
             target.checked.parse.text,
             target.result.object,
+            _trace(target, record),
         )
     )
+
+
+def _trace(target: _Target, record: dict[str, Any]) -> Trace:
+    context = target.compiled.context
+    return trace(target.checked, record, target.schema, context.portal, context.now_ms)
 
 
 def _context(manifest: Manifest) -> EvalContext:
@@ -617,6 +628,10 @@ def render(report: Report) -> Iterator[str]:
                 f"{mismatch.hubspot}; inputs {inputs or '(none)'}"
             )
             yield f"    implicates: {', '.join(mismatch.implicates)}"
+            if mismatch.trace is not None:
+                yield "    calcformula's steps on this record:"
+                for line in mismatch.trace.render_text().splitlines():
+                    yield f"      {line}"
     for error in report.import_errors:
         yield f"import: {error}"
     if report.archived:

@@ -26,6 +26,8 @@ from calcformula.lexer import Token, tokenize
 from calcformula.nodes import Call, If, Node, Property, PropertyKind, walk
 from calcformula.parser import VALUE_STARTS, expected_terminals
 from calcformula.span import Span
+from calcformula.trace import Trace, trace
+from calcformula.values import format_value
 from calcformula_lsp.analysis import Analysis, Region, Settings, Workspace
 
 log = logging.getLogger("calcformula.lsp")
@@ -436,10 +438,63 @@ def hover(ls: CalcformulaServer, params: types.HoverParams) -> types.Hover | Non
             text = f"`{node.name}`: a property read as {kind}"
     else:
         text = f"`{region.text[span.start : span.end][:60]}`: {region.result.type_of(node).value}"
+    text += _sample_value(region, node)
     return types.Hover(
         contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
         range=_range(document, region.to_document(span.start), region.to_document(span.end)),
     )
+
+
+# --- values on the sample record (`samples:` in the manifest) ----------------------------------
+
+
+def _trace(region: Region) -> Trace | None:
+    """The formula's trace on the sample record (None without samples or with errors)."""
+    if region.sample is None or not region.result.ok:
+        return None
+    sample = region.sample
+    return trace(region.result, sample.record, region.schema, sample.portal)
+
+
+def _sample_value(region: Region, node: Node) -> str:
+    found = _trace(region)
+    step = found.step(node) if found is not None else None
+    if found is None or step is None or region.sample is None:
+        return ""
+    shown = format_value(step.value) if step.evaluated else "(not evaluated)"
+    if step.evaluated and (step.reason or "").startswith("not evaluable"):
+        shown = "(not evaluable)"
+    line = f"\n\nOn sample record {region.sample.record_id}: `{shown}`"
+    if step.reason:
+        line += f" ({step.reason})"
+    if step is found.root:
+        line += f"\n\n{found.explanation}"
+    return line
+
+
+@server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+def inlay_hint(ls: CalcformulaServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+    """After each formula, its value on the first sample record; nothing without samples."""
+    document, analysis = ls.analysis(params.text_document.uri)
+    hints: list[types.InlayHint] = []
+    for region in analysis.regions:
+        found = _trace(region)
+        if found is None:
+            continue
+        end = position_at(document, region.to_document(len(region.text.rstrip())))
+        if not (params.range.start.line <= end.line <= params.range.end.line):
+            continue
+        shown = format_value(found.value) if found.evaluable else "(not evaluable)"
+        hints.append(
+            types.InlayHint(
+                position=end,
+                label=f"= {shown}",
+                kind=types.InlayHintKind.Type,
+                tooltip=found.explanation,
+                padding_left=True,
+            )
+        )
+    return hints
 
 
 def _open_call(tokens: list[Token]) -> tuple[Function, int] | None:
