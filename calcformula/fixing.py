@@ -229,7 +229,9 @@ def _manifest_round(
     if taken:
         result.applied.extend(Applied(d.span.line, d.code, fix.title) for d, fix in own)
         return apply_edits(text, taken)
-    for prop in manifest.properties:
+    # Bottom up: an edit never moves the lines of the properties above it, so every line
+    # reported is a line of the file as it was.
+    for prop in reversed(manifest.properties):
         if prop.formula_file is not None or prop.formula_origin is None or prop.key in given_up:
             continue
         fixed, applied = fix_text(prop.formula, _property_check(manifest, prop, schemas), unsafe)
