@@ -588,3 +588,29 @@ def test_fix_on_the_examples_changes_nothing(project: Path) -> None:
     result = run("check", "--fix", ".", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert {p: p.read_bytes() for p in project.rglob("*") if p.is_file()} == before
+
+
+def test_fix_that_yaml_would_read_differently_is_skipped(tmp_path: Path) -> None:
+    # Straightening the quotes would make the plain scalar start with `'`: YAML would read
+    # a quoted string followed by garbage. The fix is checked by reloading, and skipped.
+    path = manifest(tmp_path, "formula: ‘x’ + string(firstname)")
+    before = path.read_bytes()
+    result = run("check", "--fix", str(path))
+    assert path.read_bytes() == before
+    assert f"{path}:7: CF117 not fixed" in result.stderr and "plain scalar" in result.stderr
+    assert result.returncode == 1
+
+
+def test_pull_does_not_follow_a_link_out_of_its_folder(
+    hubspot: tuple[FakeHubSpot, str], tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    fake.properties["deals"]["fine_one"] = {**calc_property("fine_one"), "hubspotDefined": False}
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "formulas").symlink_to(elsewhere)
+    result = hub_run(hubspot, "pull", "deals", "--output", str(out), cwd=tmp_path)
+    assert result.returncode == 1 and "leads outside" in result.stderr
+    assert list(elsewhere.rglob("*")) == []
