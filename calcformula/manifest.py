@@ -133,6 +133,9 @@ class Manifest:
     portal: Path | None = None
     portal_id: str | None = None
     properties: list[ManagedProperty] = field(default_factory=list)
+    # Entries with errors whose formula could still be read: checked too (so one run reports
+    # every problem), never pushed. Missing fields are "".
+    partial: list[ManagedProperty] = field(default_factory=list)
     groups: list[ManagedGroup] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
@@ -433,35 +436,8 @@ class _Loader:
 
     def _cycles(self) -> None:
         """CF624 for each cycle of managed calculation properties reading each other."""
-        properties = {p.key: p for p in self.manifest.properties}
-        reads: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        for key, prop in properties.items():
-            tree = parse(prop.formula).tree
-            names = dict.fromkeys(
-                node.name for node in walk(tree) if isinstance(node, PropertyNode)
-            )
-            reads[key] = [(prop.object, n) for n in names if (prop.object, n) in properties]
-        # Iterative depth-first search; each cycle is reported once, from its first member.
-        state: dict[tuple[str, str], int] = {}  # 1: on the current path, 2: done
-        for start in properties:
-            if start in state:
-                continue
-            path: list[tuple[str, str]] = [start]
-            iterators = [iter(reads[start])]
-            state[start] = 1
-            while iterators:
-                following = next(iterators[-1], None)
-                if following is None:
-                    state[path.pop()] = 2
-                    iterators.pop()
-                    continue
-                if state.get(following) == 1:
-                    cycle = path[path.index(following) :]
-                    self._report_cycle([properties[k] for k in cycle])
-                elif following not in state:
-                    state[following] = 1
-                    path.append(following)
-                    iterators.append(iter(reads[following]))
+        for cycle in reference_cycles(self.manifest.properties):
+            self._report_cycle(cycle)
 
     def _report_cycle(self, cycle: list[ManagedProperty]) -> None:
         names = " → ".join(p.name for p in [*cycle, cycle[0]])
@@ -690,6 +666,22 @@ class _Loader:
         if "description" in fields:
             description = self.scalar(fields["description"][1], "description") or ""
         if not complete or None in (name, obj, label, group, kind):
+            if origin is not None or formula_file is not None:
+                self.manifest.partial.append(
+                    ManagedProperty(
+                        object=obj or "",
+                        name=name or "",
+                        label=label or "",
+                        type=kind or "",
+                        group=group or "",
+                        formula=formula,
+                        options=options,
+                        formula_file=formula_file,
+                        formula_origin=origin,
+                        formula_style=style,
+                        span=span,
+                    )
+                )
             return None
         assert name and obj and label is not None and group and kind
         return ManagedProperty(
@@ -742,6 +734,38 @@ def load_manifest(path: str | Path) -> Manifest:
     loader = _Loader(path, text)
     loader.manifest.diagnostics.extend(problems)
     return loader.load()
+
+
+def reference_cycles(properties: list[ManagedProperty]) -> list[list[ManagedProperty]]:
+    """Cycles of properties (of one object) whose formulas read each other, a property that
+    reads itself included; one per back edge of an iterative depth-first search, so any
+    number of properties is handled without recursion."""
+    by_key = {p.key: p for p in properties}
+    reads: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for key, prop in by_key.items():
+        tree = parse(prop.formula).tree
+        names = dict.fromkeys(node.name for node in walk(tree) if isinstance(node, PropertyNode))
+        reads[key] = [(prop.object, n) for n in names if (prop.object, n) in by_key]
+    cycles: list[list[ManagedProperty]] = []
+    state: dict[tuple[str, str], int] = {}  # 1: on the current path, 2: done
+    for start in by_key:
+        if start in state:
+            continue
+        path: list[tuple[str, str]] = [start]
+        iterators = [iter(reads[start])]
+        state[start] = 1
+        while iterators:
+            following = next(iterators[-1], None)
+            if following is None:
+                state[path.pop()] = 2
+                iterators.pop()
+            elif state.get(following) == 1:
+                cycles.append([by_key[k] for k in path[path.index(following) :]])
+            elif following not in state:
+                state[following] = 1
+                path.append(following)
+                iterators.append(iter(reads[following]))
+    return cycles
 
 
 def _read_limited(path: Path) -> bytes:

@@ -159,7 +159,10 @@ def check_property(
 ) -> tuple[CheckResult, Schema | None]:
     schema = managed_schema(manifest, prop.object, schemas)
     result = check(
-        prop.formula, schema=schema, declared_type=prop.type, options=prop.option_values or None
+        prop.formula,
+        schema=schema,
+        declared_type=prop.type or None,
+        options=prop.option_values or None,
     )
     return result, schema
 
@@ -173,8 +176,13 @@ def check_manifest(path: Path, display: str) -> list[FileReport]:
     reports = [report]
     schemas, problems = manifest_schemas(manifest)
     report.diagnostics.extend(problems)
-    for prop in manifest.properties:
-        if manifest.schema is not None and prop.object not in schemas and not problems:
+    for prop in [*manifest.properties, *manifest.partial]:
+        if (
+            manifest.schema is not None
+            and prop.object
+            and prop.object not in schemas
+            and not problems
+        ):
             report.diagnostics.append(
                 codes.MANIFEST_FILE.at(
                     prop.span or report_span(manifest),

@@ -434,10 +434,14 @@ def test_every_problem_of_an_entry_in_one_run(tmp_path: Path) -> None:
         "    type: numbr\n"  # CF605
         "    field_type: calculation_rollup\n"  # CF623
         "    group: g\n"
-        "    formula: amount\n"  # and no label: CF603
+        "    formula: amount +\n"  # CF101, and no label: CF603
     )
-    found = sorted((d.code, d.span.line) for d in load_manifest(path).diagnostics)
+    result = run("check", "--format", "json", str(path))
+    found = sorted(
+        (d["code"], d["start"]["line"]) for d in json.loads(result.stdout)["diagnostics"]
+    )
     assert found == [
+        ("CF101", 7),
         ("CF603", 2),
         ("CF604", 3),
         ("CF605", 4),
