@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from calcformula.manifest import load_manifest
+from calcformula.manifest import load_manifest, parse_manifest
 from calcformula.safe_io import is_temp_name, write_atomic
 from tests.hubspot_fake import FakeHubSpot
 
@@ -618,3 +620,45 @@ def test_pull_does_not_follow_a_link_out_of_its_folder(
     result = hub_run(hubspot, "pull", "deals", "--output", str(out), cwd=tmp_path)
     assert result.returncode == 1 and "leads outside" in result.stderr
     assert list(elsewhere.rglob("*")) == []
+
+
+YAML_PIECES = st.sampled_from(
+    [
+        "properties:",
+        "\n",
+        "  - ",
+        "    ",
+        "object: deals",
+        "name: a",
+        "formula: ",
+        "formula_file: ",
+        "../x.calc",
+        "type: number",
+        "field_type: calculation_rollup",
+        "[",
+        "]",
+        "{",
+        "}",
+        ": ",
+        ", ",
+        "&a ",
+        "*a",
+        "<<: ",
+        "!!python/object ",
+        "'",
+        '"',
+        "|",
+        "amount + 1",
+        "if(a, 1, 2)",
+        "\t",
+        "\x00",
+        "\ufeff",
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(YAML_PIECES, max_size=40).map("".join))
+def test_any_manifest_text_gives_diagnostics_never_an_exception(text: str) -> None:
+    found = parse_manifest(Path("/nonexistent/calcformula.yaml"), text)
+    assert all(d.code.startswith("CF") for d in found.diagnostics)
