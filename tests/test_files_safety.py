@@ -289,19 +289,20 @@ def test_pull_never_writes_outside_its_folder(
     hubspot: tuple[FakeHubSpot, str], tmp_path: Path
 ) -> None:
     fake, _ = hubspot
-    for name in ("../../../escaped", "/tmp/absolute_calc", "fine_one"):
+    absolute = str(tmp_path / "absolute_calc")
+    for name in ("../../../escaped", absolute, "fine_one"):
         fake.properties["deals"][name] = {**calc_property(name), "hubspotDefined": False}
     work = tmp_path / "work"
     work.mkdir()
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     result = hub_run(hubspot, "pull", "deals", "--output", "out", cwd=work)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert '"../../../escaped"' in result.stderr and '"/tmp/absolute_calc"' in result.stderr
+    assert '"../../../escaped"' in result.stderr and json.dumps(absolute) in result.stderr
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     new = [p for p in written if p not in before]
     assert all(str(p).startswith("work/out") for p in new), new
     assert (work / "out" / "formulas" / "deals" / "fine_one.calc").is_file()
-    assert not Path("/tmp/absolute_calc.calc").exists()
+    assert not Path(absolute + ".calc").exists()
     pulled = load_manifest(work / "out" / "calcformula.yaml")
     assert [p.name for p in pulled.properties] == ["fine_one"]
 
