@@ -185,7 +185,9 @@ class _Checker:
             suggestion = ""
             if guess is not None:
                 suggestion = f" (did you mean `{guess}`?)"
-                fixes = (Fix(f"Replace with `{guess}`", (TextEdit(node.name_span, guess),)),)
+                fixes = (
+                    Fix(f"Replace with `{guess}`", (TextEdit(node.name_span, guess),), safe=False),
+                )
             where = f" on {self.schema.object_name}" if self.schema.object_name else ""
             self.report(
                 codes.UNKNOWN_PROPERTY.at(
@@ -408,7 +410,7 @@ class _Checker:
         return codes.BLANK_STRING_BRANCH.at(
             node.else_branch.span,
             type=main.value,
-            fixes=(Fix("Replace `else ''` with `endif`", (TextEdit(whole, "endif"),)),),
+            fixes=(Fix("Replace `else ''` with `endif`", (TextEdit(whole, "endif"),), safe=False),),
         )
 
 
@@ -588,7 +590,9 @@ class _Guards:
                     related=tuple(
                         Related(r.span, f"`{r.name}` may be blank") for r in group.unguarded[1:6]
                     ),
-                    fixes=(Fix("Count blank values as 0 with coalesce(…)", tuple(edits)),),
+                    fixes=(
+                        Fix("Count blank values as 0 with coalesce(…)", tuple(edits), safe=False),
+                    ),
                 )
             )
         for (if_id, name), ref in self.conditions.items():

@@ -34,6 +34,7 @@ from calcformula.nodes import Property, PropertyKind, walk
 from calcformula.parser import decode, parse
 from calcformula.project import (
     FileReport,
+    Targets,
     UsageError,
     check_formula_file,
     check_manifest,
@@ -49,6 +50,7 @@ from calcformula.render import (
     render_sarif,
     render_text,
 )
+from calcformula.safe_io import write_atomic
 from calcformula.schema import PropertyInfo, Schema
 from calcformula.values import format_number
 from calcformula.values import json_value as _json_value
@@ -159,6 +161,22 @@ def main(context: click.Context, color: str) -> None:
     show_default=True,
 )
 @click.option("--strict", is_flag=True, help="Warnings fail the check too.")
+@click.option(
+    "--fix",
+    "apply_fix",
+    is_flag=True,
+    help="Apply the safe fixes in place (.calc files and the formulas inside manifests), then "
+    "report what remains.",
+)
+@click.option(
+    "--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; write nothing."
+)
+@click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="With --fix or --diff: also apply fixes that may change what a formula computes "
+    "(guessed names, coalesce(…) around blank values).",
+)
 def check_command(
     paths: tuple[str, ...],
     expression: str | None,
@@ -167,9 +185,27 @@ def check_command(
     declared_type: str | None,
     output: str,
     strict: bool,
+    apply_fix: bool,
+    show_diff: bool,
+    unsafe_fixes: bool,
 ) -> None:
     """Check formulas: .calc files, calcformula.yaml manifests, folders (searched for both)
     or - for standard input. With no PATH, the current folder."""
+    if unsafe_fixes and not (apply_fix or show_diff):
+        _fail("--unsafe-fixes goes with --fix or --diff")
+    write_failed = False
+    if apply_fix or show_diff:
+        if expression is not None or "-" in paths:
+            _fail("--fix and --diff rewrite files: give paths, not --expr or -")
+        try:
+            schema = load_schema_option(schema_path, object_name)
+            changed = _fix_files(paths, schema, declared_type, unsafe_fixes, show_diff)
+        except UsageError as error:
+            _fail(str(error))
+            raise  # pragma: no cover
+        if show_diff:
+            sys.exit(EXIT_FOUND if changed else EXIT_OK)
+        write_failed = changed < 0
     try:
         schema = load_schema_option(schema_path, object_name)
         reports: list[FileReport] = []
@@ -180,6 +216,7 @@ def check_command(
             reports.append(FileReport(EXPR, expression, list(result.diagnostics)))
         else:
             targets = collect(paths or (".",))
+            _say_skipped(targets)
             for manifest in targets.manifests:
                 reports.extend(check_manifest(manifest, str(manifest)))
             for formula in targets.formulas:
@@ -196,10 +233,74 @@ def check_command(
         for diagnostic in report.diagnostics:
             counts[diagnostic.severity] += 1
     failed = counts[Severity.ERROR] > 0 or (strict and counts[Severity.WARNING] > 0)
-    sys.exit(EXIT_FOUND if failed else EXIT_OK)
+    sys.exit(EXIT_FOUND if failed or write_failed else EXIT_OK)
 
 
 main.add_command(check_command, "check")
+
+
+def _say_skipped(targets: Targets) -> None:
+    for path, why in targets.skipped:
+        click.echo(f"skipped {path}: {why}", err=True)
+
+
+def _fix_files(
+    paths: tuple[str, ...],
+    schema: Schema | None,
+    declared_type: str | None,
+    unsafe: bool,
+    diff_only: bool,
+) -> int:
+    """`check --fix` / `--diff`: the number of files changed (or that would change), or -1
+    when a file could not be written."""
+    from calcformula.fixing import FileFix, fix_formula_file, fix_manifest
+
+    targets = collect(paths or (".",))
+    if diff_only:
+        _say_skipped(targets)  # with --fix, the check that follows says it
+    results: list[FileFix] = []
+    try:
+        for manifest in targets.manifests:
+            results.extend(fix_manifest(manifest, str(manifest), unsafe))
+        for formula in targets.formulas:
+            results.append(fix_formula_file(formula, str(formula), schema, declared_type, unsafe))
+    except OSError as error:
+        raise UsageError(f"{error.filename}: {error.strerror}") from None
+    changed = failed = 0
+    applied = 0
+    for result in results:
+        for line in result.skipped:
+            click.echo(line, err=True)
+        if not result.changed:
+            continue
+        changed += 1
+        applied += len(result.applied)
+        if diff_only:
+            before, _ = decode(result.before)
+            after, _ = decode(result.after)
+            click.echo(
+                "".join(
+                    difflib.unified_diff(
+                        before.splitlines(keepends=True),
+                        after.splitlines(keepends=True),
+                        fromfile=result.display,
+                        tofile=result.display,
+                    )
+                ),
+                nl=False,
+            )
+            continue
+        try:
+            write_atomic(result.path, result.after)
+        except OSError as error:
+            click.echo(f"cannot write {result.display}: {error.strerror}; left unchanged", err=True)
+            failed += 1
+            continue
+        for item in result.applied:
+            click.echo(f"fixed {result.display}:{item.line}: {item.code} {item.title}", err=True)
+    verb = "would be applied" if diff_only else "applied"
+    click.echo(f"{applied} fix(es) {verb} in {changed - failed} file(s)", err=True)
+    return -1 if failed else changed
 
 
 def _emit_reports(reports: list[FileReport], output: str) -> None:
@@ -1009,50 +1110,90 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, style: str) -> Non
         targets = collect(paths or (".",))
     except UsageError as error:
         _fail(str(error))
-    files: list[str] = [str(p) for p in targets.formulas]
+    _say_skipped(targets)
+    problem = False
+    files: list[str] = []
+    for formula in targets.formulas:
+        if formula.suffix != ".calc":
+            # Only formula files are rewritten: a .calc file, or a file a manifest names.
+            click.echo(f"{formula}: not a .calc file; left unchanged", err=True)
+            problem = True
+            continue
+        files.append(str(formula))
     for manifest_path in targets.manifests:
-        manifest = load_manifest(manifest_path)
+        try:
+            manifest = load_manifest(manifest_path)
+        except OSError as error:
+            click.echo(f"{manifest_path}: {error.strerror}", err=True)
+            problem = True
+            continue
+        refused = [d for d in manifest.diagnostics if d.code == codes.MANIFEST_OUTSIDE.code]
+        if refused:
+            click.echo(render_text(refused, manifest.text, str(manifest_path)), err=True)
+            problem = True
         files.extend(str(p.formula_file) for p in manifest.properties if p.formula_file)
     if targets.stdin:
         files.append("-")
-    changed = broken = False
+    changed = False
     for path in dict.fromkeys(files):
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-        text, _ = decode(data)
-        result = parse(text)
-        if not result.ok:
-            click.echo(
-                render_text([d for d in result.diagnostics if d.is_error], text, path), err=True
-            )
-            broken = True
-            continue
-        formatted = format_tree(result.tree, style) + "\n"  # type: ignore[arg-type]
-        if path == "-" and not (check_only or diff):
-            click.echo(formatted, nl=False)
-            continue
-        if formatted == text:
-            continue
-        changed = True
-        if diff:
-            click.echo(
-                "".join(
-                    difflib.unified_diff(
-                        text.splitlines(keepends=True),
-                        formatted.splitlines(keepends=True),
-                        fromfile=path,
-                        tofile=path,
-                    )
-                ),
-                nl=False,
-            )
-        elif check_only:
-            click.echo(f"would reformat {path}", err=True)
-        else:
-            Path(path).write_text(formatted, encoding="utf-8")
-            click.echo(f"reformatted {path}", err=True)
-    if broken:
+        outcome = _format_one(path, style, check_only, diff)
+        changed = changed or outcome == "changed"
+        problem = problem or outcome == "problem"
+    if problem:
         sys.exit(EXIT_FOUND)
     sys.exit(EXIT_FOUND if changed and (check_only or diff) else EXIT_OK)
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _format_one(path: str, style: str, check_only: bool, diff: bool) -> str:
+    """Format one file: "changed", "unchanged" or "problem" (reported, file untouched)."""
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as error:
+        click.echo(f"cannot read {path}: {error.strerror}", err=True)
+        return "problem"
+    text, undecodable = decode(data)
+    if undecodable:
+        # Rewriting would replace the bytes that cannot be decoded: never do that.
+        click.echo(render_text(undecodable, text, path), err=True)
+        click.echo(f"{path}: not valid UTF-8; left unchanged", err=True)
+        return "problem"
+    result = parse(text)
+    if not result.ok:
+        click.echo(render_text([d for d in result.diagnostics if d.is_error], text, path), err=True)
+        return "problem"
+    formatted = format_tree(result.tree, style) + "\n"  # type: ignore[arg-type]
+    if "\r\n" in text and "\n" not in text.replace("\r\n", ""):
+        formatted = formatted.replace("\n", "\r\n")  # keep the file's Windows line breaks
+    if path == "-" and not (check_only or diff):
+        click.echo(formatted, nl=False)
+        return "unchanged"
+    if formatted == text:
+        return "unchanged"
+    if diff:
+        click.echo(
+            "".join(
+                difflib.unified_diff(
+                    text.splitlines(keepends=True),
+                    formatted.splitlines(keepends=True),
+                    fromfile=path,
+                    tofile=path,
+                )
+            ),
+            nl=False,
+        )
+    elif check_only:
+        click.echo(f"would reformat {path}", err=True)
+    else:
+        try:
+            write_atomic(path, (BOM if data.startswith(BOM) else b"") + formatted.encode("utf-8"))
+        except OSError as error:
+            click.echo(f"cannot write {path}: {error.strerror}; left unchanged", err=True)
+            return "problem"
+        click.echo(f"reformatted {path}", err=True)
+    return "changed"
 
 
 @main.command()

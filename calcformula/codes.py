@@ -632,6 +632,68 @@ MANIFEST_FILE = _code(
     "The manifest format in docs/manifest.md.",
 )
 
+# CF620-CF629: the manifest's safety and structure (files outside the project, duplicate
+# keys, limits, cycles).
+MANIFEST_OUTSIDE = _code(
+    "CF620",
+    "manifest-path-outside",
+    ERROR,
+    "`{key}` `{value}` {reason}; a manifest names only files inside its own folder, so nothing "
+    "was read",
+    "A manifest may name only files inside the folder that holds it (after following symbolic "
+    "links): no absolute paths, no `..` that leaves the folder, no link pointing out of it. A "
+    "manifest arrives in pull requests that anyone can open, and calcformula runs them in CI "
+    "with a token in the environment; a path such as `/proc/self/environ` must never be read.",
+    'Security: docs/manifest.md, "Paths".',
+)
+MANIFEST_DUPLICATE_KEY = _code(
+    "CF621",
+    "manifest-duplicate-key",
+    ERROR,
+    "`{key}` appears twice in this mapping (first at line {line}); YAML would keep only the last",
+    "A key written twice in one mapping: YAML readers silently keep the last value, so the first "
+    "one (for example a list of properties that `push --prune` then archives) is lost.",
+    "YAML 1.2 requires unique keys; PyYAML accepts duplicates and keeps the last.",
+)
+MANIFEST_LIMIT = _code(
+    "CF622",
+    "manifest-too-large",
+    ERROR,
+    "the manifest {what}; the limit is {limit}",
+    "calcformula reads manifests up to 1 MiB that nest at most 64 levels deep; larger or "
+    "deeper ones are refused instead of exhausting memory or the stack.",
+    "The limits in docs/manifest.md.",
+)
+MANIFEST_ROLLUP = _code(
+    "CF623",
+    "manifest-rollup",
+    ERROR,
+    "`calculation_rollup` properties cannot be created through HubSpot's API (it makes every "
+    "property with a formula `calculation_equation`); manage rollups in HubSpot's property "
+    "editor, or use `field_type: calculation_equation`",
+    "HubSpot's API creates only custom equations: a property sent with `calculationFormula` "
+    "becomes `calculation_equation` whatever `fieldType` says.",
+    'Field-tested: decisions.md, "API facts".',
+)
+MANIFEST_CYCLE = _code(
+    "CF624",
+    "manifest-cycle",
+    ERROR,
+    "calculation properties read each other in a cycle: {cycle}",
+    "A calculation property whose formula reads another managed calculation property that reads "
+    "it back, directly or through others, has no value to start from.",
+    "Reasoned: each value needs the other first.",
+)
+MANIFEST_UNKNOWN_OBJECT = _code(
+    "CF625",
+    "manifest-unknown-object",
+    WARNING,
+    "unknown object `{name}`{suggestion}",
+    "The object is neither a HubSpot standard object nor one with a schema file, and a known "
+    "object has a close name: probably a typo. Custom objects with unrelated names are accepted.",
+    "HubSpot's standard object names (CRM API).",
+)
+
 # --- CF7xx: SQL -----------------------------------------------------------------------------
 
 SQL_UNSUPPORTED = _code(

@@ -300,7 +300,9 @@ class _Parse:
                     text = " (did you mean `NOW`?)"
                 elif guess:
                     text = f" (did you mean `{guess}`?)"
-                    fixes = (Fix(f"Replace with `{guess}`", (TextEdit(token.span, guess),)),)
+                    fixes = (
+                        Fix(f"Replace with `{guess}`", (TextEdit(token.span, guess),), safe=False),
+                    )
                 else:
                     text = ""
                 self.diagnostics.append(
@@ -322,7 +324,13 @@ class _Parse:
                     token.span,
                     found=token.value,
                     keyword=keyword,
-                    fixes=(Fix(f"Replace with `{keyword}`", (TextEdit(token.span, keyword),)),),
+                    fixes=(
+                        Fix(
+                            f"Replace with `{keyword}`",
+                            (TextEdit(token.span, keyword),),
+                            safe=False,
+                        ),
+                    ),
                 )
             )
             return Token(keywords[keyword], token.value, token.span, True)

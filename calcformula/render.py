@@ -67,7 +67,7 @@ def render_text(
                 f"  note: {path}:{related.span.line}:{related.span.column}: {related.message}"
             )
         for fix in diagnostic.fixes:
-            lines.append(f"  fix: {fix.title}")
+            lines.append(f"  fix: {fix.title}" + ("" if fix.safe else " (unsafe)"))
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
@@ -84,6 +84,7 @@ def diagnostic_record(diagnostic: Diagnostic, path: str | None = None) -> dict[s
         "fixes": [
             {
                 "title": fix.title,
+                "safe": fix.safe,
                 "edits": [
                     {
                         "start": {

@@ -195,6 +195,24 @@ async def test_signature_help_tracks_the_active_parameter(
 
 
 @pytest.mark.asyncio
+async def test_only_safe_fixes_are_preferred(client: LanguageClient, project: Path) -> None:
+    path = project / "scratch_fixes.calc"
+    path.write_text("")
+    uri = await open_document(client, path, "concatnate('a', 'b') = 'ab' or 1 == 2")
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(
+                start=types.Position(line=0, character=0), end=types.Position(line=0, character=37)
+            ),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    preferred = {a.title: a.is_preferred for a in actions or [] if isinstance(a, types.CodeAction)}
+    assert preferred == {"Replace with `concatenate`": False, "Replace `==` with `=`": True}
+
+
+@pytest.mark.asyncio
 async def test_formatting_and_quick_fixes(client: LanguageClient, project: Path) -> None:
     path = project / "scratch4.calc"
     path.write_text("")

@@ -16,8 +16,10 @@ import yaml
 from calcformula.formatter import format_tree
 from calcformula.hubspot.client import AmbiguousWrite, HubSpotClient, HubSpotError
 from calcformula.hubspot.plan import Action, Plan, PropertyPlan, compare, payload
-from calcformula.manifest import ManagedProperty
+from calcformula.manifest import NAME, OBJECT_NAME, ManagedProperty
 from calcformula.parser import parse
+from calcformula.project import inside
+from calcformula.safe_io import write_atomic
 
 Report = Callable[[str], None]
 
@@ -160,23 +162,56 @@ def _archive(
 # --- pull ----------------------------------------------------------------------------------
 
 
+def bad_object_names(objects: list[str]) -> list[str]:
+    """The names that are not HubSpot object names (they would become URL paths and folder
+    names): a lower-case name such as `deals`, or a type id such as `2-12345`."""
+    return [name for name in objects if not OBJECT_NAME.fullmatch(name)]
+
+
+def _shown(name: object) -> str:
+    """A server-sent name, quoted and shortened for a message (it may hold anything)."""
+    text = json.dumps(name, ensure_ascii=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _write_inside(folder: Path, relative: Path, text: str) -> None:
+    """Write `folder/relative` atomically, refusing any path (a symbolic link in the folder
+    included) that would land outside `folder`."""
+    target = folder / relative
+    if not inside(target, folder):
+        raise HubSpotError(f"{target} leads outside {folder}; not written")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not inside(target, folder):  # a parent folder that is a link out of the folder
+        raise HubSpotError(f"{target} leads outside {folder}; not written")
+    write_atomic(target, text)
+
+
 def schema_pull(client: HubSpotClient, objects: list[str], folder: Path) -> list[Path]:
+    bad = bad_object_names(objects)
+    if bad:
+        raise HubSpotError(f"not a HubSpot object name: {', '.join(_shown(n) for n in bad)}")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for object_name in objects:
         properties = client.list_properties(object_name)
-        path = folder / f"{object_name}.json"
-        path.write_text(
+        relative = Path(f"{object_name}.json")
+        _write_inside(
+            folder,
+            relative,
             json.dumps({"results": properties}, indent=1, ensure_ascii=False) + "\n",
-            encoding="utf-8",
         )
-        written.append(path)
+        written.append(folder / relative)
     return written
 
 
-def pull(client: HubSpotClient, objects: list[str], folder: Path) -> tuple[Path, int]:
+def pull(
+    client: HubSpotClient, objects: list[str], folder: Path, problems: list[str] | None = None
+) -> tuple[Path, int]:
     """The portal's custom calculation properties as a manifest with canonical .calc files
-    (plus the schemas), so an existing portal can be adopted."""
+    (plus the schemas), so an existing portal can be adopted. A property whose name is not a
+    HubSpot internal name is skipped (names become file names) and said in `problems`."""
+    if problems is None:
+        problems = []
     folder.mkdir(parents=True, exist_ok=True)
     schema_pull(client, objects, folder / "schema")
     entries: list[dict[str, Any]] = []
@@ -187,11 +222,18 @@ def pull(client: HubSpotClient, objects: list[str], folder: Path) -> tuple[Path,
             formula = prop.get("calculationFormula")
             if not isinstance(formula, str):
                 continue
+            name = prop.get("name")
+            if not isinstance(name, str) or not NAME.fullmatch(name):
+                problems.append(
+                    f"{object_name}: skipped a property named {_shown(name)}: not a HubSpot "
+                    "internal name (lower-case letters, digits and _, starting with a letter, "
+                    "at most 100 characters)"
+                )
+                continue
             result = parse(formula)
             text = format_tree(result.tree) if result.ok else formula
-            relative = Path("formulas") / object_name / f"{prop['name']}.calc"
-            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-            (folder / relative).write_text(text + "\n", encoding="utf-8")
+            relative = Path("formulas") / object_name / f"{name}.calc"
+            _write_inside(folder, relative, text + "\n")
             entry: dict[str, Any] = {
                 "object": object_name,
                 "name": prop["name"],
@@ -210,9 +252,10 @@ def pull(client: HubSpotClient, objects: list[str], folder: Path) -> tuple[Path,
             entries.append(entry)
     manifest = {"schema": "schema/", "properties": entries}
     path = folder / "calcformula.yaml"
-    path.write_text(
+    _write_inside(
+        folder,
+        Path("calcformula.yaml"),
         "# Pulled from HubSpot by `calcformula pull`.\n"
         + yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
     )
     return path, len(entries)

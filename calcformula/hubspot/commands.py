@@ -13,7 +13,7 @@ import click
 
 from calcformula import terminal
 from calcformula.checker import check
-from calcformula.hubspot.apply import apply_plan, pull, schema_pull
+from calcformula.hubspot.apply import apply_plan, bad_object_names, pull, schema_pull
 from calcformula.hubspot.client import (
     ConfigurationError,
     DailyLimitError,
@@ -212,6 +212,15 @@ def push_command(
     _run(run, client)
 
 
+def _object_names(objects: tuple[str, ...]) -> None:
+    bad = bad_object_names(list(objects))
+    if bad:
+        raise click.UsageError(
+            f"not a HubSpot object name: {', '.join(repr(n) for n in bad)} (a lower-case name "
+            "such as deals, or a type id such as 2-12345)"
+        )
+
+
 @click.command("pull")
 @click.argument("objects", nargs=-1, required=True)
 @click.option(
@@ -226,12 +235,16 @@ def pull_command(
     objects: tuple[str, ...], folder: str, base_url: str | None, api_version: str
 ) -> None:
     """Write the portal's calculation properties as a manifest and .calc files."""
+    _object_names(objects)
     client = _client(base_url, api_version)
 
     def run() -> int:
-        path, count = pull(client, list(objects), Path(folder))
+        problems: list[str] = []
+        path, count = pull(client, list(objects), Path(folder), problems)
+        for problem in problems:
+            click.echo(client.redact(problem), err=True)
         click.echo(f"wrote {path} with {count} calculation propert{'y' if count == 1 else 'ies'}")
-        return EXIT_OK
+        return EXIT_FOUND if problems else EXIT_OK
 
     _run(run, client)
 
@@ -249,6 +262,7 @@ def schema_pull_command(
     objects: tuple[str, ...], folder: str, base_url: str | None, api_version: str
 ) -> None:
     """Save HubSpot's property JSON of each object as <object>.json."""
+    _object_names(objects)
     client = _client(base_url, api_version)
 
     def run() -> int:

@@ -663,7 +663,8 @@ def code_action(ls: CalcformulaServer, params: types.CodeActionParams) -> list[t
                         _lsp_diagnostic(document, span, diagnostic, params.text_document.uri)
                     ],
                     edit=types.WorkspaceEdit(changes={params.text_document.uri: edits}),
-                    is_preferred=len(diagnostic.fixes) == 1,
+                    # Editors may apply a preferred fix on their own: never a guess.
+                    is_preferred=len(diagnostic.fixes) == 1 and fix.safe,
                 )
             )
     return actions
