@@ -93,12 +93,7 @@ def format(source: str | Node | ParseResult, style: Style = "canonical", width: 
 def _context(now: int | _dt.datetime | None, portal: PortalContext | None) -> EvalContext:
     from calcformula.evaluator import EvalContext
 
-    if now is None:
-        return EvalContext(portal=portal)
-    if isinstance(now, _dt.datetime):
-        moment = now if now.tzinfo else now.replace(tzinfo=_dt.UTC)
-        now = int(moment.timestamp() * 1000)
-    return EvalContext(now_ms=now, portal=portal)
+    return EvalContext.at(now, portal)
 
 
 def evaluate(

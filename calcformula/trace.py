@@ -800,8 +800,8 @@ def trace(
     >>> print(t.explanation)
     blank because `d` is blank on this record (a blank term blanks `c - d`); use `coalesce(d, 0)` if blank should count as 0
     """  # noqa: E501
-    from calcformula import _context
     from calcformula.checker import CheckResult, check
+    from calcformula.evaluator import EvalContext
 
     checked = formula if isinstance(formula, CheckResult) else check(formula, schema=schema)
     text = checked.parse.text
@@ -818,7 +818,7 @@ def trace(
             f"not evaluated: the formula has errors ({first})",
             record_id,
         )
-    evaluation_context = _context(now, context)
+    evaluation_context = EvalContext.at(now, context)
     tracer = _Tracer(schema, evaluation_context)
     evaluable = True
     try:
