@@ -12,10 +12,17 @@ unguarded blanks, blank conditions, ambiguous precedence, division by zero, bool
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from calcformula import codes
-from calcformula.diagnostics import Diagnostic, Fix, Related, TextEdit, sort_diagnostics
+from calcformula.diagnostics import (
+    Diagnostic,
+    Fix,
+    Related,
+    Severity,
+    TextEdit,
+    sort_diagnostics,
+)
 from calcformula.formatter import FormatError, format_tree
 from calcformula.functions import Blanks, Type, lookup
 from calcformula.nodes import (
@@ -97,6 +104,11 @@ class _Checker:
         self.types: dict[int, Type] = {}
         self.references: dict[int, PropertyInfo] = {}
         self.first_kind: dict[str, Property] = {}
+        # Diagnostics a later rule may sharpen once it sees the context (index in
+        # `diagnostics`): a bare checkbox compared with 0 or 1, an unknown name compared
+        # with text (a value that lacks its quotes).
+        self.checkbox_reads: dict[int, int] = {}
+        self.unknown_names: dict[int, int] = {}
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
@@ -124,7 +136,8 @@ class _Checker:
             return Type.ERROR
         if isinstance(node, Constant):
             if node.name is ConstantName.TARGET:
-                self.report(codes.TARGET_VARIABLE.at(node.span))
+                if "." not in self.source(node):  # `TARGET.x`: the lexer reported CF210
+                    self.report(codes.TARGET_VARIABLE.at(node.span))
                 return Type.ANY
             if node.name is ConstantName.E and self.schema is not None and self.schema.get("e"):
                 self.report(codes.EULER_SHADOWS.at(node.span))
@@ -166,6 +179,10 @@ class _Checker:
             if node.kind is not PropertyKind.TIMESTAMP:
                 first = self.first_kind.setdefault(node.name, node)
                 if first.kind is not node.kind:
+                    # T2 (revised): HubSpot accepts one name read several ways; only a
+                    # boolean read bare is a known trap (T2a), so that pair is a warning.
+                    kinds = {first.kind, node.kind}
+                    trap = PropertyKind.BOOL in kinds and PropertyKind.NUMBER in kinds
                     self.report(
                         codes.NAME_TWO_KINDS.at(
                             node.span,
@@ -174,9 +191,9 @@ class _Checker:
                             second=_KIND_WORDS[first.kind],
                             where=f"{first.span.line}:{first.span.column}",
                             related=(Related(first.span, f"`{node.name}` is first read here"),),
+                            severity=None if trap else Severity.INFO,
                         )
                     )
-                    return Type.ERROR
             return written
         info = self.schema.get(node.name)
         if info is None:
@@ -187,6 +204,7 @@ class _Checker:
                 suggestion = f" (did you mean `{guess}`?)"
                 fixes = (Fix(f"Replace with `{guess}`", (TextEdit(node.name_span, guess),)),)
             where = f" on {self.schema.object_name}" if self.schema.object_name else ""
+            self.unknown_names[id(node)] = len(self.diagnostics)
             self.report(
                 codes.UNKNOWN_PROPERTY.at(
                     node.name_span, name=node.name, suggestion=suggestion + where, fixes=fixes
@@ -198,9 +216,13 @@ class _Checker:
             return Type.STRING
         if info.reads_as is node.kind:
             return Type.DATETIME if info.is_date else written
+        # T2 (revised): a wrapper that does not match the property's type is accepted by
+        # HubSpot; the value is the property's text read the way the wrapper says. Only the
+        # types that result can clash (reported where they are used).
         replacement = info.reference
-        fix = (Fix(f"Write `{replacement}`", (TextEdit(node.span, replacement),)),)
         if node.kind is PropertyKind.NUMBER and info.reads_as is PropertyKind.BOOL:
+            fix = (Fix(f"Write `{replacement}`", (TextEdit(node.span, replacement),)),)
+            self.checkbox_reads[id(node)] = len(self.diagnostics)
             self.report(codes.CHECKBOX_AS_NUMBER.at(node.span, name=node.name, fixes=fix))
         else:
             ptype = info.type if info.type != "bool" else "boolean"
@@ -210,11 +232,11 @@ class _Checker:
                     name=node.name,
                     article=_article(ptype),
                     ptype=ptype,
+                    read=_KIND_WORDS[node.kind],
                     reference=replacement,
-                    fixes=fix,
                 )
             )
-        return Type.ERROR
+        return written
 
     def _need_bool(self, node: Node, actual: Type, what: str) -> Type:
         if actual in (Type.BOOL, Type.ERROR, Type.ANY):
@@ -243,6 +265,8 @@ class _Checker:
             a = self._need_bool(left, lt, f"the left side of `{op.value}`")
             b = self._need_bool(node.right, rt, f"the right side of `{op.value}`")
             return Type.ERROR if Type.ERROR in (a, b) else Type.BOOL
+        if op in (BinaryOp.EQ, BinaryOp.NE):
+            self._sharpen_equality(node, left)
         if absorbed:
             return Type.ERROR
         if Type.ANY in (lt, rt):
@@ -253,7 +277,7 @@ class _Checker:
             if lt is Type.STRING and rt is Type.STRING:
                 return Type.STRING
             if {lt, rt} & {Type.STRING} and (lt.is_number or rt.is_number):
-                self.report(codes.TEXT_PLUS_NUMBER.at(node.span))
+                self.report(self._text_plus_number(node, left, lt))
                 return Type.ERROR
             return self._operand_error(node, left, lt, rt, "numbers or two texts")
         if op in (BinaryOp.SUB, BinaryOp.MUL, BinaryOp.DIV):
@@ -279,19 +303,90 @@ class _Checker:
             )
             return Type.BOOL
         hint = ""
-        for side in (left, node.right):
+        fixes: list[Fix] = []
+        for index, side in enumerate((left, node.right)):
             if (
                 isinstance(side, Property)
                 and side.kind is PropertyKind.NUMBER
                 and Type.STRING in (lt, rt)
             ):
-                hint = f"; if `{side.name}` holds text, write `string({side.name})`"
+                wrapped = f"string({self.source(side)})"
+                quoted = f"'{side.name}'"
+                as_text = Fix(f"Read `{side.name}` as text", (TextEdit(side.span, wrapped),))
+                as_value = Fix(f"Quote `{side.name}`", (TextEdit(side.span, quoted),))
+                if index == 1 and self.schema is None:
+                    # `string(dealstage) = closedwon`: a value that lacks its quotes.
+                    hint = (
+                        f"; if `{side.name}` is a value, quote it: {quoted}; if it is a "
+                        f"property holding text, write `{wrapped}`"
+                    )
+                    fixes += [as_value, as_text]
+                else:
+                    hint = f"; if `{side.name}` holds text, write `{wrapped}`"
+                    fixes.append(as_text)
         self.report(
             codes.COMPARE_TYPES.at(
-                node.span, op=node.spelling or op.value, left=lt.words, right=rt.words, hint=hint
+                node.span,
+                op=node.spelling or op.value,
+                left=lt.words,
+                right=rt.words,
+                hint=hint,
+                fixes=tuple(fixes),
             )
         )
         return Type.ERROR
+
+    def _text_plus_number(self, node: Binary, left: Node, lt: Type) -> Diagnostic:
+        """CF302, with the fix that fits: a bare name is most likely a text property read as
+        a number (`firstname + ' '`), anything else a number to convert."""
+        number = node.right if lt is Type.STRING else left
+        text = self.source(number)
+        if isinstance(number, Property) and number.kind is PropertyKind.NUMBER:
+            info = self.references.get(id(number))
+            if info is None or info.reads_as is PropertyKind.STRING:
+                wrapped = f"string({text})"
+                return codes.TEXT_PLUS_NUMBER.at(
+                    node.span,
+                    advice=f"if `{number.name}` holds text, read it with `{wrapped}`",
+                    fixes=(Fix(f"Write `{wrapped}`", (TextEdit(number.span, wrapped),)),),
+                )
+        converted = f"number_to_string{text}" if number.parens else f"number_to_string({text})"
+        return codes.TEXT_PLUS_NUMBER.at(
+            node.span,
+            advice="convert the number with `number_to_string(…)`",
+            fixes=(Fix(f"Write `{converted}`", (TextEdit(number.span, converted),)),),
+        )
+
+    def _sharpen_equality(self, node: Binary, left: Node) -> None:
+        """A bare checkbox compared with 1 or 0 gets a fix that rewrites the comparison (a
+        rewrap alone would compare a boolean with a number); an unknown name compared with
+        text gets the quotes it probably lacks."""
+        for side, other in ((left, node.right), (node.right, left)):
+            index = self.checkbox_reads.get(id(side))
+            if (
+                index is not None
+                and isinstance(side, Property)
+                and isinstance(other, Number)
+                and other.value in (0, 1)
+            ):
+                truthy = (other.value == 1) == (node.op is BinaryOp.EQ)
+                wrapped = f"bool({side.name})" if truthy else f"not bool({side.name})"
+                fix = Fix(f"Write `{wrapped}`", (TextEdit(node.span, wrapped),))
+                old = self.diagnostics[index]
+                self.diagnostics[index] = replace(old, fixes=(fix,))
+            index = self.unknown_names.get(id(side))
+            if (
+                index is not None
+                and isinstance(side, Property)
+                and self.types.get(id(other)) is Type.STRING
+            ):
+                quoted = f"'{side.name}'"
+                old = self.diagnostics[index]
+                self.diagnostics[index] = replace(
+                    old,
+                    message=old.message + f"; if it is a value, quote it: {quoted}",
+                    fixes=(Fix(f"Quote `{side.name}`", (TextEdit(side.span, quoted),)), *old.fixes),
+                )
 
     def _operand_error(
         self, node: Binary, left: Node, lt: Type, rt: Type, expected: str, hint: str = ""
