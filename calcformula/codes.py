@@ -118,7 +118,10 @@ UNEXPECTED_TOKEN = _code(
     "HubSpot answers 400 'Unable to parse calculation formula' with the alternatives it expected.",
     "amount + * 2",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n spikes: HTTP 400 'Unable to parse calculation formula … expected' (corpus 55, 57)",
+    source=(
+        "AusGTM/lightning-visuals-n8n spikes: HTTP 400 "Unable to parse calculation formula … "
+        "expected" (corpus 55, 57)"
+    ),
 )
 UNEXPECTED_CHARACTER = _code(
     "CF102",
@@ -172,7 +175,10 @@ ELSE_WITH_ENDIF = _code(
     "`endif` as closing an `if` early.",
     "if bool(active) then 100 else 0 endif",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n .planning/TIER-DERIVATION-SPIKE-2026-08-13.md: `else … endif` returned HTTP 400",
+    source=(
+        "AusGTM/lightning-visuals-n8n .planning/TIER-DERIVATION-SPIKE-2026-08-13.md: `else … "
+        "endif` returned HTTP 400"
+    ),
 )
 FUNCTION_FORM_IF = _code(
     "CF107",
@@ -184,7 +190,10 @@ FUNCTION_FORM_IF = _code(
     "Field test: a formula with `if(gambling_score, gambling_score, 0)` returned HTTP 400.",
     "if(is_present(a), a, 0)",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n spike: `if(gambling_score, gambling_score, 0)` returned HTTP 400 (corpus 54)",
+    source=(
+        "AusGTM/lightning-visuals-n8n spike: `if(gambling_score, gambling_score, 0)` returned "
+        "HTTP 400 (corpus 54)"
+    ),
 )
 UI_PROPERTY_REFERENCE = _code(
     "CF108",
@@ -217,7 +226,10 @@ BRACES = _code(
     "Field test: `if (is_present(x)) { x } else { 0 }` returned HTTP 400 at the `{`.",
     "if (is_present(x)) { x } else { 0 }",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n spike: brace blocks returned HTTP 400 at the `{` (corpus 57)",
+    source=(
+        "AusGTM/lightning-visuals-n8n spike: brace blocks returned HTTP 400 at the `{` (corpus "
+        "57)"
+    ),
 )
 CHAINED_COMPARISON = _code(
     "CF111",
@@ -315,7 +327,10 @@ UNKNOWN_FUNCTION = _code(
     "returned HTTP 400.",
     "ifnull(score, 0)",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n spike: `ifnull(gambling_score, 0)` returned HTTP 400 (corpus 55)",
+    source=(
+        "AusGTM/lightning-visuals-n8n spike: `ifnull(gambling_score, 0)` returned HTTP 400 "
+        "(corpus 55)"
+    ),
 )
 FUNCTION_AS_PROPERTY = _code(
     "CF202",
@@ -337,7 +352,10 @@ UNKNOWN_PROPERTY = _code(
     "API facts (session 2): HubSpot answers 404 when a formula names a property the portal "
     "does not have.",
     basis=Basis.FIELD_TESTED,
-    source="scopiousdigital/kalup live runs and AusGTM/lightning-visuals-n8n: a formula naming a property the portal lacks answers HTTP 404",
+    source=(
+        "scopiousdigital/kalup live runs and AusGTM/lightning-visuals-n8n: a formula naming a "
+        "property the portal lacks answers HTTP 404"
+    ),
 )
 WRONG_REFERENCE = _code(
     "CF204",
@@ -431,7 +449,10 @@ OPERAND_TYPE = _code(
     "not compatible with input type: Y'. Decision T3.",
     "'a' - 1",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n spike v2: 400 'Sub-expression output type: X is not compatible with input type: Y'; `is_present(x) * x` rejected",
+    source=(
+        "AusGTM/lightning-visuals-n8n spike v2: 400 "Sub-expression output type: X is not "
+        "compatible with input type: Y"; `is_present(x) * x` rejected"
+    ),
 )
 TEXT_PLUS_NUMBER = _code(
     "CF302",
@@ -454,7 +475,10 @@ COMPARE_TYPES = _code(
     "compatible with input type: BigDecimal'). Decision T3.",
     "lv_org_type = 'club'",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n spike: a bare enumeration compared with text returned 400 'String is not compatible with input type: BigDecimal'",
+    source=(
+        "AusGTM/lightning-visuals-n8n spike: a bare enumeration compared with text returned 400 "
+        ""String is not compatible with input type: BigDecimal""
+    ),
 )
 CONDITION_TYPE = _code(
     "CF304",
@@ -466,7 +490,10 @@ CONDITION_TYPE = _code(
     "compatible with input type: Boolean'). Decisions T3, T4.",
     "if amount then 1 else 0",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n spike v2: a bare checkbox as a condition returned 400 'BigDecimal is not compatible with input type: Boolean'",
+    source=(
+        "AusGTM/lightning-visuals-n8n spike v2: a bare checkbox as a condition returned 400 "
+        ""BigDecimal is not compatible with input type: Boolean""
+    ),
 )
 ARGUMENT_TYPE = _code(
     "CF305",
@@ -478,7 +505,10 @@ ARGUMENT_TYPE = _code(
     "not compatible with BigDecimal').",
     "contains(amount, 'x')",
     basis=Basis.FIELD_TESTED,
-    source="AusGTM/lightning-visuals-n8n spike v2: `coalesce(flag, false)` returned 400 'Boolean is not compatible with BigDecimal' (corpus 59)",
+    source=(
+        "AusGTM/lightning-visuals-n8n spike v2: `coalesce(flag, false)` returned 400 "Boolean is "
+        "not compatible with BigDecimal" (corpus 59)"
+    ),
 )
 BLANK_STRING_BRANCH = _code(
     "CF306",
@@ -492,7 +522,10 @@ BLANK_STRING_BRANCH = _code(
     "defaults in July 2026. HubSpot-defined properties carried it before (corpus 42).",
     "if is_present(a) then 1 else ''",
     basis=Basis.FIELD_TESTED,
-    source="ANAM project notes (portal 19893546): a custom number property with a string/blank `else` returned 400",
+    source=(
+        "ANAM project notes (portal 19893546): a custom number property with a string/blank "
+        "`else` returned 400"
+    ),
 )
 BRANCH_TYPES = _code(
     "CF307",
