@@ -119,8 +119,8 @@ UNEXPECTED_TOKEN = _code(
     "amount + * 2",
     basis=Basis.FIELD_TESTED,
     source=(
-        "AusGTM/lightning-visuals-n8n spikes: HTTP 400 "Unable to parse calculation formula … "
-        "expected" (corpus 55, 57)"
+        "AusGTM/lightning-visuals-n8n spikes: HTTP 400 'Unable to parse calculation formula … "
+        "expected' (corpus 55, 57)"
     ),
 )
 UNEXPECTED_CHARACTER = _code(
@@ -227,8 +227,7 @@ BRACES = _code(
     "if (is_present(x)) { x } else { 0 }",
     basis=Basis.FIELD_TESTED,
     source=(
-        "AusGTM/lightning-visuals-n8n spike: brace blocks returned HTTP 400 at the `{` (corpus "
-        "57)"
+        "AusGTM/lightning-visuals-n8n spike: brace blocks returned HTTP 400 at the `{` (corpus 57)"
     ),
 )
 CHAINED_COMPARISON = _code(
@@ -450,8 +449,8 @@ OPERAND_TYPE = _code(
     "'a' - 1",
     basis=Basis.FIELD_TESTED,
     source=(
-        "AusGTM/lightning-visuals-n8n spike v2: 400 "Sub-expression output type: X is not "
-        "compatible with input type: Y"; `is_present(x) * x` rejected"
+        "AusGTM/lightning-visuals-n8n spike v2: 400 'Sub-expression output type: X is not "
+        "compatible with input type: Y'; `is_present(x) * x` rejected"
     ),
 )
 TEXT_PLUS_NUMBER = _code(
@@ -476,8 +475,8 @@ COMPARE_TYPES = _code(
     "lv_org_type = 'club'",
     basis=Basis.FIELD_TESTED,
     source=(
-        "AusGTM/lightning-visuals-n8n spike: a bare enumeration compared with text returned 400 "
-        ""String is not compatible with input type: BigDecimal""
+        "AusGTM/lightning-visuals-n8n spike: a bare enumeration compared with text returned 400"
+        " 'String is not compatible with input type: BigDecimal'"
     ),
 )
 CONDITION_TYPE = _code(
@@ -492,7 +491,7 @@ CONDITION_TYPE = _code(
     basis=Basis.FIELD_TESTED,
     source=(
         "AusGTM/lightning-visuals-n8n spike v2: a bare checkbox as a condition returned 400 "
-        ""BigDecimal is not compatible with input type: Boolean""
+        "'BigDecimal is not compatible with input type: Boolean'"
     ),
 )
 ARGUMENT_TYPE = _code(
@@ -506,8 +505,8 @@ ARGUMENT_TYPE = _code(
     "contains(amount, 'x')",
     basis=Basis.FIELD_TESTED,
     source=(
-        "AusGTM/lightning-visuals-n8n spike v2: `coalesce(flag, false)` returned 400 "Boolean is "
-        "not compatible with BigDecimal" (corpus 59)"
+        "AusGTM/lightning-visuals-n8n spike v2: `coalesce(flag, false)` returned 400 'Boolean "
+        "is not compatible with BigDecimal' (corpus 59)"
     ),
 )
 BLANK_STRING_BRANCH = _code(
