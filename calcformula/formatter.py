@@ -212,7 +212,11 @@ def stored_form(node: Node) -> Node:
                 current = Unary(UnaryOp.NOT, equals, link.op_span, link.span)
             else:
                 current = Binary(link.op, current, right, link.op_span, link.span)
-        return replace(current, parens=node.parens)
+        if isinstance(current, Binary):
+            return replace(current, parens=node.parens)
+        if isinstance(current, Unary):
+            return replace(current, parens=node.parens)
+        return current
     if isinstance(node, Unary):
         operand = stored_form(node.operand)
         return Unary(node.op, operand, node.op_span, node.span, node.parens)
