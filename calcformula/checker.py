@@ -385,7 +385,8 @@ class _Checker:
                 self.diagnostics[index] = replace(
                     old,
                     message=old.message + f"; if it is a value, quote it: {quoted}",
-                    fixes=(Fix(f"Quote `{side.name}`", (TextEdit(side.span, quoted),)), *old.fixes),
+                    # A close property name (did-you-mean) stays the first fix.
+                    fixes=(*old.fixes, Fix(f"Quote `{side.name}`", (TextEdit(side.span, quoted),))),
                 )
 
     def _operand_error(
@@ -421,6 +422,7 @@ class _Checker:
                     expected=count,
                     got=len(node.args),
                     plural="" if count == "1" else "s",
+                    signature=function.signature,
                 )
             )
             return Type.ERROR

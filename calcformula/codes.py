@@ -168,7 +168,7 @@ ELSE_WITH_ENDIF = _code(
     "CF106",
     "else-with-endif",
     ERROR,
-    "`endif` cannot follow `else`: `endif` replaces `else` when no value is wanted; remove `endif`",
+    "`endif` cannot follow `else`: `endif` replaces `else` when no value is wanted; {advice}",
     "`endif` is an alternative to `else`, not a terminator that follows it. "
     "`if c then a else b endif` is rejected; write `if c then a else b`.",
     "Field test: `else … endif` returned HTTP 400 (TIER-DERIVATION-SPIKE); the docs describe "
@@ -419,7 +419,7 @@ ARGUMENT_COUNT = _code(
     "CF209",
     "argument-count",
     ERROR,
-    "`{name}` takes {expected} argument{plural}, got {got}",
+    "`{name}` takes {expected} argument{plural}, got {got}: `{signature}`",
     "The function was called with the wrong number of arguments.",
     "Documented arities (max/min/concatenate: 2 to 100); inferred for the others.",
     "max(a)",
