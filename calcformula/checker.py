@@ -607,7 +607,7 @@ class _Guards:
             if strict and node.name not in present and node.kind is not PropertyKind.TIMESTAMP:
                 if condition is not None:
                     self.conditions.setdefault((id(condition), node.name), node)
-                elif group is not None and not self._is_date(node):
+                elif group is not None:
                     group.unguarded.append(node)
             return
         if isinstance(node, Binary):
@@ -633,6 +633,12 @@ class _Guards:
         if isinstance(node, Call):
             function = lookup(node.name)
             blanks = function.blanks if function is not None else Blanks.PROPAGATE
+            if node.name == "concatenate" and group is None and condition is None:
+                # A join of several texts is blank when any part is (like a sum).
+                joined = self.groups.setdefault(id(node), _ArithmeticGroup(node))
+                for arg in node.args:
+                    self.visit(arg, present, strict, joined, condition)
+                return
             for index, arg in enumerate(node.args):
                 arg_strict = strict and (
                     blanks is Blanks.PROPAGATE or (blanks is Blanks.FALLBACK and index > 0)
@@ -645,7 +651,14 @@ class _Guards:
             watched = node if node.else_branch is not None or len(node.branches) > 1 else None
             self.ifs[id(node)] = node
             for branch in node.branches:
-                self.visit(branch.condition, frozenset(facts), strict, None, watched)
+                # Without else, a blank condition gives what a false one gives: no warning.
+                self.visit(
+                    branch.condition,
+                    frozenset(facts),
+                    strict and watched is not None,
+                    None,
+                    watched,
+                )
                 self.visit(
                     branch.value,
                     frozenset(facts | positive_facts(branch.condition)),
@@ -656,6 +669,70 @@ class _Guards:
                 facts |= negative_facts(branch.condition)
             if node.else_branch is not None:
                 self.visit(node.else_branch, frozenset(facts), strict, None, None)
+
+    def _unguarded(self, group: _ArithmeticGroup, listed: str, names: list[str]) -> Diagnostic:
+        """CF401 with advice and a fix that fit the type: a number counts a blank as 0; a
+        date cannot (0 is 1970), nor can text (`''` is itself blank), so those are guarded
+        with `is_present(…)`, where a guard can give a useful value."""
+        checker = self.checker
+        refs = group.unguarded
+        verb = "is" if len(names) == 1 else "are"
+        related = tuple(Related(r.span, f"`{r.name}` may be blank") for r in refs[1:6])
+        texts = [r for r in refs if checker.types.get(id(r)) is Type.STRING]
+        dates = [r for r in refs if self._is_date(r)]
+        if not texts and not dates:
+            edits = tuple(TextEdit(r.span, f"coalesce({checker.source(r)}, 0)") for r in refs)
+            return codes.UNGUARDED_BLANK.at(
+                refs[0].span,
+                names=listed,
+                verb=verb,
+                advice="count a blank as 0 with `coalesce(…, 0)`, or test `is_present(…)` first",
+                related=related,
+                fixes=(Fix("Count blank values as 0 with coalesce(…, 0)", edits),),
+            )
+        fixes: tuple[Fix, ...] = ()
+        if texts and len(refs) == 1:
+            fix = self._without(group.root, refs[0])
+            if fix is not None:
+                fixes = (fix,)
+        kind = "a date" if dates and not texts else "text"
+        advice = (
+            f"test `is_present(…)` first and say what the result is without it ({kind} cannot "
+            + ("count as 0)" if kind == "a date" else "fall back to `''`, which is blank too)")
+        )
+        return codes.UNGUARDED_BLANK.at(
+            refs[0].span, names=listed, verb=verb, advice=advice, related=related, fixes=fixes
+        )
+
+    def _without(self, root: Node, ref: Property) -> Fix | None:
+        """`if is_present(r) then <join> else <join without r>` for a join where `r` is a
+        direct part (`'Deal: ' + string(dealname)`, `concatenate(…)`)."""
+        checker = self.checker
+        if isinstance(root, Call):
+            parts = list(root.args)
+        elif isinstance(root, Binary) and root.op is BinaryOp.ADD:
+            bottom, chain = left_spine(root)
+            if any(link.op is not BinaryOp.ADD for link in chain):
+                return None
+            parts = [bottom, *(link.right for link in chain)]
+        else:
+            return None
+        if not any(part is ref for part in parts):
+            return None
+        rest = [checker.source(p) for p in parts if p is not ref]
+        if isinstance(root, Call) and len(rest) >= 2:
+            without = f"concatenate({', '.join(rest)})"
+        else:
+            without = " + ".join(rest)
+        whole = checker.source(root)
+        reference = checker.source(ref)
+        guarded = f"if is_present({reference}) then {whole} else {without}"
+        if root is not checker.result.tree or root.parens:
+            guarded = f"({guarded})"
+        return Fix(
+            f"Leave out `{ref.name}` when it is blank",
+            (TextEdit(root.span, guarded),),
+        )
 
     def _is_date(self, node: Property) -> bool:
         info = self.checker.references.get(id(node))
@@ -672,22 +749,7 @@ class _Guards:
             )
             if len(names) > 1:
                 listed = "any of " + listed
-            edits = []
-            for ref in group.unguarded:
-                text = checker.source(ref)
-                fallback = "''" if checker.types.get(id(ref)) is Type.STRING else "0"
-                edits.append(TextEdit(ref.span, f"coalesce({text}, {fallback})"))
-            checker.report(
-                codes.UNGUARDED_BLANK.at(
-                    group.unguarded[0].span,
-                    names=listed,
-                    verb="is" if len(names) == 1 else "are",
-                    related=tuple(
-                        Related(r.span, f"`{r.name}` may be blank") for r in group.unguarded[1:6]
-                    ),
-                    fixes=(Fix("Count blank values as 0 with coalesce(…)", tuple(edits)),),
-                )
-            )
+            checker.report(self._unguarded(group, listed, names))
         for (if_id, name), ref in self.conditions.items():
             if self._blank_anyway(self.ifs[if_id], name):
                 continue

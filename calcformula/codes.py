@@ -559,8 +559,7 @@ UNGUARDED_BLANK = _code(
     "CF401",
     "unguarded-blank",
     WARNING,
-    "if {names} {verb} blank, the whole result is blank; guard with `coalesce(…)` or "
-    "`is_present(…)`",
+    "if {names} {verb} blank, the whole result is blank; {advice}",
     "A blank property blanks every arithmetic it takes part in. Where a formula combines "
     "several properties, one empty value leaves the whole result empty.",
     "Field test: a five-term sum read blank for 63 of 66 records because one term was empty; "
