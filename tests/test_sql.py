@@ -117,6 +117,8 @@ def schema(name: str) -> Schema:
 
 
 def _conformance(case: Case, dialect: str, connection: Any) -> None:
+    if case.sections.get("engines") == "python":
+        pytest.skip("the case's numbers do not fit the SQL dialects' DECIMAL(38, 10)")
     inputs = eval_inputs(case)
     object_schema = schema(inputs.object_name) if inputs.object_name else None
     now = inputs.now_ms if inputs.now_ms is not None else NOW
@@ -128,7 +130,7 @@ def _conformance(case: Case, dialect: str, connection: Any) -> None:
         # times that a table of records does not hold.
         codes = {d.code for d in formula.diagnostics if d.is_error}
         assert codes == {"CF701"}, formula.diagnostics
-        assert any(w in case.title for w in ("E8", "E9", "timestamp")), case.title
+        assert any(w in case.title for w in ("E8", "E9", "timestamp", "T2a")), case.title
         return
     portal = PortalContext.load(CONFORMANCE / "portal.json")
     evaluator = CompiledFormula(checked, object_schema, EvalContext(now_ms=now, portal=portal))
@@ -173,8 +175,8 @@ def numbers(depth: int, exact: bool) -> st.SearchStrategy[str]:
     text built on them are the same in every engine; the others may carry a quotient's last
     digits, which only continuous operations (+ - max min abs coalesce if) pass on."""
     # Mismatched reads too (decision T2, revised): a text property read bare reads its text
-    # as a number; a checkbox read bare is blank (T2a).
-    leaf = st.one_of(literals, st.sampled_from([*NUMBER_PROPS, "s0", "b0"]))
+    # as a number. (A checkbox read bare is not evaluated, T2a.)
+    leaf = st.one_of(literals, st.sampled_from([*NUMBER_PROPS, "s0"]))
     if depth <= 0:
         return leaf
     n = numbers(depth - 1, exact)
