@@ -106,3 +106,75 @@ def test_corpus_formulas_that_work_have_no_error() -> None:
         assert errors == KNOWN_ERRORS.get(row["formula"], set()), (row["formula"], errors)
         checked += 1
     assert checked >= 60
+
+
+# What a new user reads: the message says what to do, and the first fix does it.
+MESSAGES = [
+    # (formula, schema object, code, words the message must contain, text after the fixes)
+    ("a ** 2", None, "CF109", "power(base, exponent)", None),
+    ("a ^ 2", None, "CF109", "power(base, exponent)", None),
+    ("a % 2", None, "CF109", "no modulo operator", None),
+    ("max(a)", None, "CF209", "max(a: number, b: number, …) -> number", None),
+    (
+        "if amount > 1000 'big' else 'small'",
+        None,
+        "CF101",
+        "expected `then`, found `'big'`",
+        "if amount > 1000 then 'big' else 'small'",
+    ),
+    (
+        "string(dealstage) = closedwon",
+        None,
+        "CF303",
+        "quote it: 'closedwon'",
+        "string(dealstage) = 'closedwon'",
+    ),
+    ("firstname + ' '", None, "CF302", "string(firstname)", "string(firstname) + ' '"),
+    ("string(amout) = 'x'", "deals", "CF203", "did you mean `amount`", "string(amount) = 'x'"),
+    ("TARGET.amount > 0", None, "CF210", "another object", None),
+    (
+        "if a > 1 then 1 else if a > 0 then 2 else 3 endif",
+        None,
+        "CF106",
+        "write `elseif` instead of `else if`",
+        "if a > 1 then 1 elseif a > 0 then 2 else 3",
+    ),
+    (
+        "if lv_anti_icp_flag = 0 then 'A' else 'D'",
+        "companies",
+        "CF205",
+        "bool(lv_anti_icp_flag)",
+        "if not bool(lv_anti_icp_flag) then 'A' else 'D'",
+    ),
+    (
+        "concatenate(string(a), ' ', string(b))",
+        None,
+        "CF401",
+        "`is_present(…)`",
+        "concatenate(string(a), ' ', string(b))",  # no coalesce(…, 0) for text
+    ),
+]
+
+
+@pytest.mark.parametrize(("formula", "object_name", "code", "words", "fixed"), MESSAGES)
+def test_messages_say_what_to_do(
+    formula: str, object_name: str | None, code: str, words: str, fixed: str | None
+) -> None:
+    result = check(formula, schema=schema(object_name) if object_name else None)
+    [diagnostic] = [d for d in result.diagnostics if d.code == code]
+    assert words in diagnostic.message, diagnostic.message
+    assert "coalesce(…, 0)" not in diagnostic.message or code != "CF401"
+    if fixed is not None:
+        assert apply_fixes(formula, result.diagnostics)[0] == fixed
+
+
+def test_no_error_range_starts_inside_a_rewritten_if() -> None:
+    """The `if(` of a UI-style if is one token for the user: ranges start at its `i`."""
+    for formula in ("if(a > 1, 'x', 'y') - 1", "if(a > 1, 2, 3) + 'x'", "1 + if(a, 2, 'x')"):
+        for diagnostic in check(formula).diagnostics:
+            start = diagnostic.span.start
+            at_a_boundary = start == 0 or formula[start - 1] in " (,"
+            assert formula[start : start + 3] == "if(" or at_a_boundary, (
+                formula,
+                diagnostic,
+            )
