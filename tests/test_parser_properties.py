@@ -190,3 +190,31 @@ def test_hubspot_style_keeps_every_needed_parenthesis(text: str) -> None:
     assert format(again.tree, style="hubspot") == once, (text, once)
     canonical = format(result.tree)
     assert parse(canonical).tree == result.tree, (text, canonical)
+
+
+RANGE_ALPHABET = st.sampled_from(
+    [
+        *"ab019,()'+-*/<>= ",
+        *("if(", "if ", " then ", " else ", " elseif ", " endif ", " an ", " and "),
+        *("'big'", "string(", "max(", "is_present(", "TARGET", ".x", "**", "%", "^"),
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(RANGE_ALPHABET, max_size=30).map("".join))
+def test_no_range_starts_inside_a_token(text: str) -> None:
+    """A diagnostic's range starts where a token starts (or between tokens), never inside a
+    token the user wrote (such as the `(` of a rewritten `if(`)."""
+    from calcformula import check
+    from calcformula.lexer import tokenize
+
+    tokens, _ = tokenize(text)
+    inside = {
+        offset
+        for token in tokens
+        if not token.synthetic
+        for offset in range(token.span.start + 1, token.span.end)
+    }
+    for diagnostic in check(text).diagnostics:
+        assert diagnostic.span.start not in inside, (text, diagnostic)
