@@ -283,6 +283,67 @@ class _Parse:
             out.append(token)
             i += 1
         self.tokens = out
+        self._missing_then()
+
+    def _missing_then(self) -> None:
+        """`if amount > 1000 'big' else 'small'`: the condition runs straight into the value
+        (implicit multiplication joins them) and only `else` shows that `then` is missing.
+        Report `then` where it belongs, alone, and insert it so parsing goes on as meant."""
+        tokens = self.tokens
+        waiting: list[tuple[int, int]] = []  # (index of an `if` without `then`, paren depth)
+        depth = 0
+        inserts: list[int] = []
+        for j, token in enumerate(tokens):
+            kind = token.type
+            if kind == "LPAR":
+                depth += 1
+            elif kind == "RPAR":
+                depth -= 1
+            elif kind == "IF":
+                waiting.append((j, depth))
+            elif kind == "THEN" and waiting:
+                waiting.pop()
+            elif kind in ("ELSE", "ELSEIF", "ENDIF"):
+                if waiting and waiting[-1][1] == depth:
+                    start, _ = waiting.pop()
+                    juncture = self._juncture(start + 1, j)
+                    if juncture is not None:
+                        inserts.append(juncture)
+                if kind == "ELSEIF":
+                    waiting.append((j, depth))
+        for k in reversed(inserts):
+            token = tokens[k]
+            point = self._point(token)
+            self.diagnostics.append(
+                codes.UNEXPECTED_TOKEN.at(
+                    token.span,
+                    expected="`then`",
+                    found=f"`{token.value}`",
+                    fixes=(Fix("Insert `then`", (TextEdit(point, "then "),)),),
+                )
+            )
+            tokens.insert(k, Token("THEN", "", point, True))
+
+    def _juncture(self, start: int, stop: int) -> int | None:
+        """The last place in tokens[start:stop] where a value directly follows a value at the
+        condition's own paren level (so an implicit multiplication), or None."""
+        tokens = self.tokens
+        depth = 0
+        found = None
+        for k in range(start, stop):
+            kind = tokens[k].type
+            if (
+                depth == 0
+                and k > start
+                and tokens[k - 1].type in VALUE_ENDS
+                and kind in VALUE_STARTS - {"MINUS", "NOT", "MISSING"}
+            ):
+                found = k
+            if kind == "LPAR":
+                depth += 1
+            elif kind == "RPAR":
+                depth -= 1
+        return found
 
     def _check_name(
         self,
@@ -386,7 +447,10 @@ class _Parse:
             tokens.insert(close + 1, Token("RPAR", ")", tokens[close].span, True))
         for index, replacement in rewritten_tokens.items():
             tokens[index] = replacement
-        tokens[i], tokens[i + 1] = open_paren, if_token
+        # The `(` moves in front of the `if`; it takes the `if(`'s place so that ranges of
+        # the rewritten `if` start where the user's `if(` starts, never inside it.
+        tokens[i] = open_paren._replace(span=if_token.span.merge(open_paren.span))
+        tokens[i + 1] = if_token
         return True
 
     # --- feeding and recovery ---------------------------------------------------------------
@@ -505,8 +569,28 @@ class _Parse:
         ):
             start = previous.span.end if previous is not None else token.span.start
             removal = self.index.span(start, token.span.end)
+            remove_endif = TextEdit(removal, "")
+            # `else if … endif`: the author meant one `if` with several branches (`elseif`).
+            pairs = [
+                (a, b)
+                for a, b in zip(self.tokens, self.tokens[1:], strict=False)
+                if a.type == "ELSE" and b.type == "IF" and b.span.end <= token.span.start
+            ]
+            if pairs:
+                joins = tuple(
+                    TextEdit(self.index.span(a.span.start, b.span.end), "elseif") for a, b in pairs
+                )
+                return codes.ELSE_WITH_ENDIF.at(
+                    token.span,
+                    advice="for more branches of one `if`, write `elseif` instead of `else if` "
+                    "and remove `endif`",
+                    fixes=(
+                        Fix("Write `elseif` and remove `endif`", (*joins, remove_endif)),
+                        Fix("Remove `endif`", (remove_endif,)),
+                    ),
+                )
             return codes.ELSE_WITH_ENDIF.at(
-                token.span, fixes=(Fix("Remove `endif`", (TextEdit(removal, ""),)),)
+                token.span, advice="remove `endif`", fixes=(Fix("Remove `endif`", (remove_endif,)),)
             )
         if kind == "RPAR" and not parens:
             return codes.UNMATCHED_PARENTHESIS.at(

@@ -524,6 +524,13 @@ class _Compiler:
                     ],
                 )
             return exp.Cast(this=exp.Null(), to=exp.DataType.build("BOOLEAN"))
+        if info is not None and info.reads_as is PropertyKind.BOOL:
+            raise Unsupported(
+                node.name,
+                f"`{node.name}` is a checkbox read as a number, which HubSpot gives as blank even "
+                "through `coalesce(…)` (decision T2a); write `bool(…)`",
+                node.span,
+            )
         if kind is ColumnType.NUMBER:
             return b.number(value)
         if kind in (ColumnType.TIMESTAMP, ColumnType.DATE):

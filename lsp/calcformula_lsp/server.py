@@ -306,20 +306,32 @@ def completion(ls: CalcformulaServer, params: types.CompletionParams) -> types.C
             )
         )
 
-    wrapper_context = expected == {"NAME"}
-    # After a complete value another value would be implicit multiplication: possible, but
-    # almost never meant, so only operators and keywords are offered there.
+    wrapper = _wrapper_before(region.text[:start])
+    wrapper_context = expected == {"NAME"} and wrapper is not None
+    # After a complete value another value would be implicit multiplication: valid, but
+    # rarely meant, so operators and keywords are offered there. When the typed prefix
+    # starts none of those keywords, the names it matches are offered as well (offering
+    # nothing would look broken).
     after_value = bool(expected & {"PLUS", "STAR", "AND", "OR", "THEN", "EQ"})
     if after_value:
-        expected = expected - VALUE_STARTS
+        typed = prefix.group().lower() if prefix else ""
+        keyword_fits = any(
+            word.startswith(typed)
+            for terminal, word in KEYWORDS_AFTER_VALUE.items()
+            if terminal in expected
+        )
+        if not typed or keyword_fits:
+            expected = expected - VALUE_STARTS
     schema = region.schema
     if wrapper_context or expected & (VALUE_STARTS - {"MINUS", "NOT", "MISSING"}):
-        wanted_kind = _wrapper_before(region.text[:start]) if wrapper_context else None
+        # Inside `string(` / `bool(`: only properties of that kind, as bare names;
+        # inside `timestamp(`: any property, as a bare name.
+        wanted_kind = wrapper if wrapper_context and wrapper is not PropertyKind.TIMESTAMP else None
         if schema is not None:
             for info in schema.properties.values():
                 if wanted_kind is not None and info.reads_as is not wanted_kind:
                     continue
-                insert = info.name if wanted_kind is not None else info.reference
+                insert = info.name if wrapper_context else info.reference
                 where = f", {info.object_name}" if info.object_name else ""
                 add(
                     info.name,
@@ -358,15 +370,15 @@ def completion(ls: CalcformulaServer, params: types.CompletionParams) -> types.C
                 snippet=word == "if",
                 sort="3",
             )
-        for wrapper, what in (
+        for word, what in (
             ("string", "text"),
             ("bool", "a checkbox"),
             ("timestamp", "when it last changed"),
         ):
             add(
-                f"{wrapper}(…)",
+                f"{word}(…)",
                 types.CompletionItemKind.Keyword,
-                f"{wrapper}(${{1:property}})" if snippets else f"{wrapper}(",
+                f"{word}(${{1:property}})" if snippets else f"{word}(",
                 f"read a property as {what}",
                 snippet=True,
                 sort="3",
@@ -388,7 +400,11 @@ def _wrapper_before(text: str) -> PropertyKind | None:
     matched = re.search(r"(string|bool|timestamp)\s*\(\s*$", text, re.IGNORECASE)
     if not matched:
         return None
-    return {"string": PropertyKind.STRING, "bool": PropertyKind.BOOL}.get(matched.group(1).lower())
+    return {
+        "string": PropertyKind.STRING,
+        "bool": PropertyKind.BOOL,
+        "timestamp": PropertyKind.TIMESTAMP,
+    }[matched.group(1).lower()]
 
 
 # --- hover, signature help, definition ------------------------------------------------------
@@ -424,8 +440,20 @@ def hover(ls: CalcformulaServer, params: types.HoverParams) -> types.Hover | Non
         text, span = _function_doc(function), node.name_span
     elif isinstance(node, Property):
         info = region.result.property_of(node)
-        kind = region.result.type_of(node).value
-        if info is not None:
+        # What the reference reads, from how it is written (never the checker's ERROR type).
+        kind = {
+            PropertyKind.NUMBER: "a number",
+            PropertyKind.STRING: "text",
+            PropertyKind.BOOL: "a boolean",
+            PropertyKind.TIMESTAMP: "text (the time it last changed, in epoch ms)",
+        }[node.kind]
+        unknown = any(
+            d.code == "CF203" and d.span.start <= node.name_span.start < d.span.end
+            for d in region.result.diagnostics
+        )
+        if unknown:
+            text = f"`{node.name}`: the schema has no property of this name"
+        elif info is not None:
             text = (
                 f"**{info.label or info.name}** (`{info.name}`)\n\n{info.type} property"
                 + (f" of {info.object_name}" if info.object_name else "")
