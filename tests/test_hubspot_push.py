@@ -118,7 +118,7 @@ def test_update_shows_a_field_diff_and_patches_only_changes(hubspot: Hub, projec
     assert "label: 'Days to close' -> 'Days until close'" in plan.stdout
     before = len(fake.writes)
     assert run(hubspot, "push", "--yes", cwd=project).returncode == 0
-    assert fake.writes[before:] == [("PATCH", "/crm/v3/properties/deals/cf_days_to_close")]
+    assert fake.writes[before:] == [("PATCH", "/crm/properties/2026-09/deals/cf_days_to_close")]
 
 
 def test_groups_first_then_dependency_order(hubspot: Hub, tmp_path: Path) -> None:
@@ -134,12 +134,12 @@ def test_groups_first_then_dependency_order(hubspot: Hub, tmp_path: Path) -> Non
     result = run(hubspot, "push", "--yes", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     writes = [w for w in fake.writes]
-    assert writes[0] == ("POST", "/crm/v3/properties/deals/groups")
+    assert writes[0] == ("POST", "/crm/properties/2026-09/deals/groups")
     posts = [path for method, path in writes if method == "POST"]
     assert posts == [
-        "/crm/v3/properties/deals/groups",
-        "/crm/v3/properties/deals",
-        "/crm/v3/properties/deals",
+        "/crm/properties/2026-09/deals/groups",
+        "/crm/properties/2026-09/deals",
+        "/crm/properties/2026-09/deals",
     ]
     assert list(fake.properties["deals"])[-2:] == ["base", "derived"]
 
@@ -227,26 +227,26 @@ def test_create_that_succeeds_but_never_answers_is_not_duplicated(
     hubspot: Hub, project: Path
 ) -> None:
     fake, _ = hubspot
-    fake.fail("POST", "/crm/v3/properties/deals", "commit-then-drop")
+    fake.fail("POST", "/crm/properties/2026-09/deals", "commit-then-drop")
     result = run(hubspot, "push", "--yes", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "confirmed by reading it back" in result.stdout
-    creates = [w for w in fake.writes if w == ("POST", "/crm/v3/properties/deals")]
+    creates = [w for w in fake.writes if w == ("POST", "/crm/properties/2026-09/deals")]
     assert len(creates) == 5  # one per deal property, none repeated
 
 
 def test_rate_limit_and_server_errors_are_retried(hubspot: Hub, project: Path) -> None:
     fake, _ = hubspot
-    fake.fail("GET", "/crm/v3/properties/deals", "429", times=2, seconds=0)
-    fake.fail("GET", "/crm/v3/properties/contacts", "500", times=2)
-    fake.fail("PATCH", "/crm/v3/properties/deals", "500")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "429", times=2, seconds=0)
+    fake.fail("GET", "/crm/properties/2026-09/contacts", "500", times=2)
+    fake.fail("PATCH", "/crm/properties/2026-09/deals", "500")
     result = run(hubspot, "push", "--yes", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_daily_limit_stops_with_a_clear_message(hubspot: Hub, project: Path) -> None:
     fake, _ = hubspot
-    fake.fail("GET", "/crm/v3/properties/deals", "daily")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "daily")
     result = run(hubspot, "push", "--yes", cwd=project)
     assert result.returncode == 1
     assert "daily API limit" in result.stderr and "Nothing more was sent" in result.stderr
@@ -331,7 +331,7 @@ def test_schema_pull(hubspot: Hub, tmp_path: Path) -> None:
 
 def test_client_never_resends_an_ambiguous_create(hubspot: Hub) -> None:
     fake, url = hubspot
-    fake.fail("POST", "/crm/v3/properties/deals", "commit-then-drop")
+    fake.fail("POST", "/crm/properties/2026-09/deals", "commit-then-drop")
     with HubSpotClient(token=fake.token, base_url=url, backoff=0.01) as client:
         with pytest.raises(AmbiguousWrite):
             client.create_property(
@@ -345,21 +345,21 @@ def test_client_never_resends_an_ambiguous_create(hubspot: Hub) -> None:
                 },
             )
         assert "Bearer" not in repr(client) and fake.token not in repr(client)
-    assert [w for w in fake.writes if w[0] == "POST"] == [("POST", "/crm/v3/properties/deals")]
+    assert [w for w in fake.writes if w[0] == "POST"] == [("POST", "/crm/properties/2026-09/deals")]
     assert "x" in fake.properties["deals"]
 
 
 def test_client_retries_slow_and_dropped_reads(hubspot: Hub) -> None:
     fake, url = hubspot
-    fake.fail("GET", "/crm/v3/properties/deals", "slow", seconds=1.5)
-    fake.fail("GET", "/crm/v3/properties/deals", "drop")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "slow", seconds=1.5)
+    fake.fail("GET", "/crm/properties/2026-09/deals", "drop")
     with HubSpotClient(token=fake.token, base_url=url, timeout=1.0, backoff=0.01) as client:
         assert client.list_properties("deals")
 
 
 def test_client_daily_limit(hubspot: Hub) -> None:
     fake, url = hubspot
-    fake.fail("GET", "/crm/v3/properties/deals", "daily")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "daily")
     with (
         HubSpotClient(token=fake.token, base_url=url, backoff=0.01) as client,
         pytest.raises(DailyLimitError),

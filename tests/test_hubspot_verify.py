@@ -119,7 +119,7 @@ def test_from_portal_reports_a_mismatch_with_what_it_implicates(
     pushed(hubspot, project)
     fake.add_record("deals", {"createdate": epoch("2026-01-01"), "amount": "500"})
     planted = fake.add_record("deals", {"createdate": epoch("2026-01-01"), "amount": "12345"})
-    fake.fail("GET", "/crm/v3/objects/deals", "429", times=1, seconds=0)  # retried, not fatal
+    fake.fail("GET", "/crm/objects/2026-09/deals", "429", times=1, seconds=0)  # retried, not fatal
     result = run(hubspot, "verify", "--from-portal", "--object", "deals", cwd=project)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cf_size_band: 2 compared, 1 agree, 1 mismatch(es)" in result.stdout
@@ -164,7 +164,10 @@ def test_records_import_waits_for_backfill_compares_and_archives(
     )  # fmt: skip
     report = json.loads(result.stdout)
     # The rejected row is reported with its line number, and fails the run.
-    assert report["import_errors"] == ["row 132: INVALID_NUMBER ('not a number')"]
+    assert report["import_errors"] == [
+        "row 132: INVALID_NUMBER: not a number is not a valid number for amount"
+        " (value 'not a number')"
+    ]
     assert result.returncode == 1
     days = next(p for p in report["properties"] if p["property"] == "cf_days_to_close")
     assert (days["compared"], days["agreeing"], days["mismatching"]) == (130, 130, 0)
