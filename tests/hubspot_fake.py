@@ -74,6 +74,7 @@ class Fault:
     seconds: float = 0.0
     retry_after: str | None = None  # 429: the Retry-After header's text
     raw: bytes = b""  # raw: the whole answer, sent as is
+    after: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -132,8 +133,9 @@ class FakeHubSpot:
         seconds: float = 0,
         retry_after: str | None = None,
         raw: bytes = b"",
+        after: int = 0,
     ) -> None:
-        self.faults.append(Fault(method, path, kind, times, seconds, retry_after, raw))
+        self.faults.append(Fault(method, path, kind, times, seconds, retry_after, raw, after))
 
     def requests_to(self, method: str, path: str) -> list[float]:
         """When each request to `path` (a substring) arrived (time.monotonic())."""
@@ -208,6 +210,9 @@ class FakeHubSpot:
         with self.lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.method == method and fault.path in path:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None

@@ -359,16 +359,16 @@ class HubSpotClient:
 
     def _learn_limits(self, headers: Mapping[str, str]) -> None:
         try:
-            maximum = int(headers.get("X-HubSpot-RateLimit-Max", "0"))
-            interval = int(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "0"))
+            maximum = int(headers.get("X-HubSpot-RateLimit-Max", "0")[:12])
+            interval = int(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "0")[:12])
         except ValueError:
             return
         if 0 < maximum < 10**6 and 0 < interval < 10**9:
             # Leave headroom: private apps in one account share the limit.
             self._window_max = max(1, int(maximum * 0.9))
             self._window_seconds = min(interval / 1000, self.max_wait)
-        remaining = headers.get("X-HubSpot-RateLimit-Remaining", "")
-        if remaining.isdigit() and int(remaining) <= 1:
+        remaining = headers.get("X-HubSpot-RateLimit-Remaining", "").strip()
+        if remaining.isascii() and remaining.isdigit() and int(remaining[-6:]) <= 1:
             self._wait(self._window_seconds / 2, "HubSpot's rate-limit window is used up")
 
     def _delay(self, attempt: int) -> float:
