@@ -218,3 +218,78 @@ def test_usage_errors() -> None:
 
     assert run_cli("verify").returncode == 2
     assert run_cli("verify", "--from-portal", "--records", "x.csv").returncode == 2
+
+
+def test_from_portal_refuses_a_portal_id_mismatch(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    pushed(hubspot, project)
+    manifest = project / "calcformula.yaml"
+    manifest.write_text('portal_id: "999"\n' + manifest.read_text())
+    reads_before = len(fake.log)
+    result = run(hubspot, "verify", "--from-portal", cwd=project)
+    assert result.returncode == 1
+    assert "for portal 999, but the token belongs to portal 12345678" in result.stderr
+    # Only the account was read: no records, no properties.
+    assert [p for _, p in fake.log[reads_before:]] == ["/account-info/2026-09/details"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--poll", "0"),
+        ("--poll", "-1"),
+        ("--poll", "nan"),
+        ("--poll", "inf"),
+        ("--timeout", "0"),
+        ("--timeout", "-5"),
+        ("--timeout", "nan"),
+        ("--timeout", "1e300"),
+    ],
+)
+def test_records_check_poll_and_timeout_before_anything_is_sent(
+    hubspot: Hub, project: Path, tmp_path: Path, option: str, value: str
+) -> None:
+    fake, _ = hubspot
+    result = run(
+        hubspot, "verify", "--records", str(_records(tmp_path)), option, value, cwd=project
+    )
+    assert result.returncode == 2, result.stderr
+    assert option in result.stderr and "above 0" in result.stderr
+    assert fake.log == []
+
+
+def test_records_are_archived_when_the_run_fails_after_the_import(
+    hubspot: Hub, project: Path, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    # The first read-back after the import fails (not retryable); the records exist by then.
+    fake.fail("POST", "/crm/objects/2026-09/deals/batch/read", "400")
+    result = run(
+        hubspot, "verify", "--records", str(_records(tmp_path)), "--poll", "0.01",
+        "--timeout", "5", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Scripted failure" in result.stderr
+    assert ("POST", "/crm/objects/2026-09/deals/batch/archive") in fake.writes
+    assert "archived 130 imported record(s)" in result.stderr
+    assert fake.live_records("deals") == []
+
+
+def test_a_failed_import_shows_hubspots_reason_and_still_cleans_up(
+    hubspot: Hub, project: Path, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    fake.fail_import = "The file could not be processed: too many columns"
+    result = run(
+        hubspot, "verify", "--records", str(_records(tmp_path)), "--poll", "0.01",
+        "--timeout", "5", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "ended FAILED" in result.stderr
+    assert "the file: FAILED_IMPORT: The file could not be processed: too many columns" in (
+        result.stderr
+    )
+    assert "row 132: INVALID_NUMBER: not a number is not a valid number for amount" in (
+        result.stderr
+    )
+    assert fake.live_records("deals") == []
