@@ -576,6 +576,22 @@ def test_a_push_stores_hubspots_rewrite_and_a_plan_then_shows_no_change(
         assert stored == calcformula.format(sent, style="hubspot")
         assert stored != sent  # HubSpot's rewrite, stored
     assert run(hubspot, "plan", cwd=tmp_path).returncode == 0
+    # The server itself stores HubSpot's form of whatever it is sent.
+    _, url = hubspot
+    raw = "if amount>1 then 10amount+2.50 else 0"
+    with HubSpotClient(token=fake.token, base_url=url) as api:
+        created = api.create_property(
+            "deals",
+            {
+                "name": "c1_raw",
+                "label": "R",
+                "type": "number",
+                "fieldType": "calculation_equation",
+                "groupName": "dealinformation",
+                "calculationFormula": raw,
+            },
+        )
+    assert created["calculationFormula"] == calcformula.format(raw, style="hubspot") != raw
     # Drift compares trees: the portal's text in another layout is still no change.
     fake.properties["deals"]["c1_numbers"]["calculationFormula"] = (
         "if string(dealstage) != 'won'   then (10 * amount) + 2.5\n"
