@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from calcformula.hubspot.client import HubSpotClient, HubSpotError
@@ -187,6 +187,10 @@ def call(client: HubSpotClient, which: str) -> Any:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@example(status=200, headers=[], body=b"[" * 5000, length="right", which="list")
+@example(status=429, headers=[("Retry-After", "nan")], body=b"{}", length="right", which="get")
+@example(status=200, headers=[("Content-Encoding", "gzip")], body=b"{}", length=None, which="list")
+@example(status=200, headers=[], body=b'{"results": []}', length="400", which="list")
 @given(
     status=STATUSES,
     headers=HEADERS,
