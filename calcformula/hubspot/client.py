@@ -273,7 +273,8 @@ class HubSpotClient:
         self.writes = 0  # successful write requests, for reports and tests
         self.requests = 0
         self.retries = 0
-        self.waited = 0.0  # seconds slept between retries and for rate limits
+        self.waited = 0.0  # seconds slept before retries (bounded by retry_budget)
+        self.paced = 0.0  # seconds slept to stay inside the rate limit
         self._window: collections.deque[float] = collections.deque()
         self._window_max = 90  # requests per window until HubSpot's headers say otherwise
         self._window_seconds = 10.0
@@ -315,7 +316,7 @@ class HubSpotClient:
 
     def retry_summary(self) -> str | None:
         """One line for the end of a command, when any retry or rate-limit wait happened."""
-        if not self.retries and self.waited <= 0:
+        if not self.retries:
             return None
         return (
             f"{self.retries} retr{'y' if self.retries == 1 else 'ies'}, "
@@ -325,8 +326,16 @@ class HubSpotClient:
 
     # --- waiting ------------------------------------------------------------------------------
 
+    def _pace(self, seconds: float) -> None:
+        """Sleep to stay inside the rate limit (not a retry, so outside the retry budget),
+        clamped like every wait the server's headers suggest."""
+        seconds = min(max(seconds, 0.0), self.max_wait)
+        self.paced += seconds
+        if seconds > 0:
+            self.sleep(seconds)
+
     def _wait(self, seconds: float, why: str) -> None:
-        """Sleep for a retry or a rate limit, within the clamp and the total budget."""
+        """Sleep before a retry, within the clamp and the total budget."""
         seconds = min(max(seconds, 0.0), self.max_wait)
         if self.waited + seconds > self.retry_budget:
             raise HubSpotError(
@@ -353,8 +362,7 @@ class HubSpotClient:
         while window and now - window[0] > self._window_seconds:
             window.popleft()
         if len(window) >= self._window_max:
-            pause = max(0.0, self._window_seconds - (now - window[0])) + 0.05
-            self._wait(pause, "pacing requests to HubSpot's rate limit")
+            self._pace(max(0.0, self._window_seconds - (now - window[0])) + 0.05)
         window.append(time.monotonic())
 
     def _learn_limits(self, headers: Mapping[str, str]) -> None:
@@ -369,7 +377,7 @@ class HubSpotClient:
             self._window_seconds = min(interval / 1000, self.max_wait)
         remaining = headers.get("X-HubSpot-RateLimit-Remaining", "").strip()
         if remaining.isascii() and remaining.isdigit() and int(remaining[-6:]) <= 1:
-            self._wait(self._window_seconds / 2, "HubSpot's rate-limit window is used up")
+            self._pace(self._window_seconds / 2)
 
     def _delay(self, attempt: int) -> float:
         return float(min(self.backoff * (2 ** (attempt - 1)), self.max_wait))
