@@ -429,6 +429,17 @@ def test_a_plain_http_base_url_is_refused(project: Path) -> None:
     assert result.returncode == 2 and "not https" in result.stderr
 
 
+def test_a_token_with_inner_whitespace_is_refused_without_showing_it(
+    hubspot: Hub, project: Path
+) -> None:
+    fake, _ = hubspot
+    result = run(hubspot, "plan", cwd=project, token="pat-na1-SECRET PART-123")
+    assert result.returncode == 2
+    assert "HUBSPOT_ACCESS_TOKEN contains a space" in result.stderr
+    assert "SECRET" not in result.stderr and "PART-123" not in result.stderr
+    assert fake.log == []
+
+
 def test_a_token_with_a_trailing_newline_works(hubspot: Hub, project: Path) -> None:
     fake, _ = hubspot
     result = run(hubspot, "plan", cwd=project, token=fake.token + "\n")

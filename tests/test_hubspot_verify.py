@@ -293,3 +293,15 @@ def test_a_failed_import_shows_hubspots_reason_and_still_cleans_up(
         result.stderr
     )
     assert fake.live_records("deals") == []
+
+
+def test_records_from_an_upload_whose_answer_is_lost_are_archived(
+    hubspot: Hub, project: Path, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    fake.fail("POST", "/crm/imports/2026-09", "commit-then-drop")
+    result = run(hubspot, "verify", "--records", str(_records(tmp_path)), cwd=project)
+    assert result.returncode == 1
+    assert "the outcome is unknown" in result.stderr
+    assert "archived 130 imported record(s)" in result.stderr
+    assert fake.live_records("deals") == []

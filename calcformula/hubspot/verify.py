@@ -557,9 +557,10 @@ def verify_with_records(
     if not rows:
         raise VerifyError(f"{records_path}: no records to import")
     say(f"importing {len(rows)} record(s) of {obj} (run {run})")
-    import_id = _upload(client, obj, [KEY_PROPERTY, *inputs], rows, run)
     found: dict[str, dict[str, Any]] = {}
     try:
+        # Inside the clean-up: an upload whose answer is lost may still have imported rows.
+        import_id = _upload(client, obj, [KEY_PROPERTY, *inputs], rows, run)
         state = _follow_import(client, import_id, timeout, poll, sleep, say)
         report.import_errors.extend(_import_errors(client, import_id))
         if state != "DONE":
