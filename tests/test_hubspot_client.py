@@ -291,3 +291,14 @@ def test_a_refused_connection_is_named_after_a_few_announced_retries() -> None:
         f"127.0.0.1:{port}" in line and "retrying" in line for line in lines
     )
     assert f"cannot connect to 127.0.0.1:{port}: connection refused" in caught.value.message
+
+
+def test_names_stay_inside_their_path_segment(hubspot: Hub) -> None:
+    fake, _ = hubspot
+    with client(hubspot) as api:
+        assert api.get_property("deals", "x/../../../account-info/v3/details") is None
+        for name in ("..", ".", "", "a\x00b"):
+            with pytest.raises(HubSpotError) as caught:
+                api.get_property("deals", name)
+            assert "not a valid object or property name" in caught.value.message
+    assert [p for _, p in fake.log] == [f"{DEALS}/x%2F..%2F..%2F..%2Faccount-info%2Fv3%2Fdetails"]

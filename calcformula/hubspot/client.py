@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -203,6 +203,14 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def segment(name: str) -> str:
+    """An object or property name as one URL path segment: percent-encoded, and never `.`,
+    `..` or empty (which would address another resource)."""
+    if name in ("", ".", "..") or not name.isprintable():
+        raise HubSpotError(f"{name!r} is not a valid object or property name")
+    return quote(name, safe="")
 
 
 def _excerpt(content: bytes, limit: int = 120) -> str:
@@ -497,6 +505,10 @@ class HubSpotClient:
                         f"{error.message}; the outcome of the write is unknown"
                     ) from None
                 raise
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
+                raise HubSpotError(
+                    self.redact(f"{method} {path}: not a valid request URL ({error})")
+                ) from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
                 # Nothing was sent, so even a create may be repeated.
                 attempt -= 1
@@ -722,14 +734,14 @@ class HubSpotClient:
     # --- the Properties API -------------------------------------------------------------------
 
     def list_properties(self, object_name: str, archived: bool = False) -> list[dict[str, Any]]:
-        path = f"{self.prefix}/{object_name}"
+        path = f"{self.prefix}/{segment(object_name)}"
         response = self.request("GET", path, params={"archived": "true" if archived else "false"})
         return self.results("GET", path, response.data, _property_problem)
 
     def get_property(
         self, object_name: str, name: str, archived: bool = False
     ) -> dict[str, Any] | None:
-        path = f"{self.prefix}/{object_name}/{name}"
+        path = f"{self.prefix}/{segment(object_name)}/{segment(name)}"
         try:
             response = self.request("GET", path, params={"archived": "true"} if archived else None)
         except HubSpotError as error:
@@ -743,26 +755,30 @@ class HubSpotClient:
         return data
 
     def create_property(self, object_name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        path = f"{self.prefix}/{object_name}"
+        path = f"{self.prefix}/{segment(object_name)}"
         response = self.request("POST", path, body=payload)
         return response.data if isinstance(response.data, dict) else {}
 
     def update_property(
         self, object_name: str, name: str, payload: dict[str, Any]
     ) -> dict[str, Any]:
-        response = self.request("PATCH", f"{self.prefix}/{object_name}/{name}", body=payload)
+        response = self.request(
+            "PATCH", f"{self.prefix}/{segment(object_name)}/{segment(name)}", body=payload
+        )
         return response.data if isinstance(response.data, dict) else {}
 
     def archive_property(self, object_name: str, name: str) -> None:
-        self.request("DELETE", f"{self.prefix}/{object_name}/{name}")
+        self.request("DELETE", f"{self.prefix}/{segment(object_name)}/{segment(name)}")
 
     def list_groups(self, object_name: str) -> list[dict[str, Any]]:
-        path = f"{self.prefix}/{object_name}/groups"
+        path = f"{self.prefix}/{segment(object_name)}/groups"
         response = self.request("GET", path)
         return self.results("GET", path, response.data, _group_problem)
 
     def create_group(self, object_name: str, payload: dict[str, Any]) -> dict[str, Any]:
-        response = self.request("POST", f"{self.prefix}/{object_name}/groups", body=payload)
+        response = self.request(
+            "POST", f"{self.prefix}/{segment(object_name)}/groups", body=payload
+        )
         return response.data if isinstance(response.data, dict) else {}
 
     def account_details(self) -> dict[str, Any]:

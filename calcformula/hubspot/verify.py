@@ -32,7 +32,7 @@ from calcformula.checker import CheckResult, check
 from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, PortalContext
 from calcformula.evaluator.runtime import Evaluation
 from calcformula.functions import REGISTRY, Evidence, Type
-from calcformula.hubspot.client import HubSpotClient, HubSpotError
+from calcformula.hubspot.client import HubSpotClient, HubSpotError, segment
 from calcformula.hubspot.plan import formulas_equal
 from calcformula.manifest import ManagedProperty, Manifest
 from calcformula.nodes import Binary, BinaryOp, Call, If, Property, walk
@@ -274,7 +274,7 @@ def _pages(
     client: HubSpotClient, object_name: str, properties: Sequence[str], limit: int
 ) -> Iterator[dict[str, Any]]:
     yield from client.pages(
-        f"{client.objects_prefix}/{object_name}",
+        f"{client.objects_prefix}/{segment(object_name)}",
         {"properties": ",".join(properties), "archived": "false"},
         limit=limit,
         page=BATCH,
@@ -410,7 +410,7 @@ def _follow_import(
     say: Say,
 ) -> str:
     waited = 0.0
-    path = f"{client.imports_prefix}/{import_id}"
+    path = f"{client.imports_prefix}/{segment(import_id)}"
     while True:
         data = client.request("GET", path).data
         if not isinstance(data, dict) or not isinstance(data.get("state"), str):
@@ -432,7 +432,7 @@ def _import_errors(client: HubSpotClient, import_id: str) -> list[str]:
     """HubSpot's own message for each row it rejected, with the row's line number."""
     found: list[str] = []
     for error in client.pages(
-        f"{client.imports_prefix}/{import_id}/errors",
+        f"{client.imports_prefix}/{segment(import_id)}/errors",
         {"includeErrorMessage": "true"},
         limit=1000,
     ):
@@ -462,12 +462,12 @@ def _read_back(
         }
         data = client.request(
             "POST",
-            f"{client.objects_prefix}/{object_name}/batch/read",
+            f"{client.objects_prefix}/{segment(object_name)}/batch/read",
             body=body,
             reads=True,
             ok=(200, 207),
         ).data
-        path = f"{client.objects_prefix}/{object_name}/batch/read"
+        path = f"{client.objects_prefix}/{segment(object_name)}/batch/read"
         for record in client.results("POST", path, data):
             values = record.get("properties")
             if not isinstance(values, dict):
@@ -481,7 +481,9 @@ def _read_back(
 def _archive(client: HubSpotClient, object_name: str, ids: list[str]) -> int:
     for start in range(0, len(ids), BATCH):
         body = {"inputs": [{"id": i} for i in ids[start : start + BATCH]]}
-        client.request("POST", f"{client.objects_prefix}/{object_name}/batch/archive", body=body)
+        client.request(
+            "POST", f"{client.objects_prefix}/{segment(object_name)}/batch/archive", body=body
+        )
     return len(ids)
 
 
