@@ -384,7 +384,12 @@ class HubSpotClient:
             self._window_max = max(1, int(maximum * 0.9))
             self._window_seconds = min(interval / 1000, self.max_wait)
         remaining = headers.get("X-HubSpot-RateLimit-Remaining", "").strip()
-        if remaining.isascii() and remaining.isdigit() and int(remaining[-6:]) <= 1:
+        if (
+            remaining.isascii()
+            and remaining.isdigit()
+            and len(remaining) < 8
+            and int(remaining) <= 1
+        ):
             self._pace(self._window_seconds / 2)
 
     def _delay(self, attempt: int) -> float:
