@@ -17,7 +17,7 @@ from typing import Any
 from calcformula.formatter import format_tree
 from calcformula.hubspot.client import HubSpotClient
 from calcformula.manifest import ManagedGroup, ManagedProperty, Manifest
-from calcformula.nodes import Property, walk
+from calcformula.nodes import Node, Property, walk
 from calcformula.parser import parse
 from calcformula.schema import Schema
 
@@ -124,8 +124,16 @@ def formulas_equal(first: str | None, second: str | None) -> bool:
         return first == second
     a, b = parse(first), parse(second)
     if a.ok and b.ok:
-        return a.tree == b.tree
+        return a.tree == b.tree or _stored_tree(a.tree) == _stored_tree(b.tree)
     return " ".join(first.split()) == " ".join(second.split())
+
+
+def _stored_tree(tree: Node) -> Node:
+    """The tree of what HubSpot would store (decisions.md C1): its rewrites change the tree
+    (`a != b` becomes `not (a equals b)`, text `+` becomes `concatenate(…)`), so both sides
+    are compared after the same rewrite."""
+    result = parse(format_tree(tree, "hubspot"))
+    return result.tree if result.ok else tree
 
 
 def hubspot_text(formula: str) -> str:
