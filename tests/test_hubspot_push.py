@@ -556,7 +556,7 @@ def test_a_create_answering_404_names_the_unknown_property(hubspot: Hub, tmp_pat
     result = run(hubspot, "push", "--yes", cwd=tmp_path)
     assert result.returncode == 1
     assert (
-        "deals/derived: HubSpot answered 404: the formula names a property that deals does "
+        "! deals/derived: HubSpot answered 404: the formula names a property that deals does "
         "not have: `base`; create it first or fix the name" in result.stdout
     )
 

@@ -104,16 +104,15 @@ def _unknown_properties(client: HubSpotClient, prop: ManagedProperty, error: Hub
     if not missing:
         words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _body_text(error.body)))
         missing = sorted(n for n in named if n in words)
-    where = f"{prop.object}/{prop.name}"
     if missing:
         names = ", ".join(f"`{n}`" for n in missing)
         return (
-            f"{where}: HubSpot answered 404: the formula names "
+            "HubSpot answered 404: the formula names "
             f"{'a property' if len(missing) == 1 else 'properties'} that {prop.object} does not "
             f"have: {names}; create {'it' if len(missing) == 1 else 'them'} first or fix the name"
         )
     return (
-        f"{where}: HubSpot answered 404 to the create; the formula may name a property "
+        "HubSpot answered 404 to the create; the formula may name a property "
         f"{prop.object} does not have\n  {error.message}"
     )
 
