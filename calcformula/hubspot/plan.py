@@ -126,7 +126,7 @@ def formulas_equal(first: str | None, second: str | None) -> bool:
     if a.ok and b.ok:
         # HubSpot stores `'x' + y` as `concatenate('x', y)` and `a != b` as
         # `not (a equals b)`: compare the stored forms (decision C1).
-        return stored_form(a.tree) == stored_form(b.tree)
+        return a.tree == b.tree or stored_form(a.tree) == stored_form(b.tree)
     return " ".join(first.split()) == " ".join(second.split())
 
 
