@@ -801,7 +801,7 @@ MANIFEST_ROLLUP = _code(
     "becomes `calculation_equation` whatever `fieldType` says.",
     'Field-tested: decisions.md, "API facts".',
     basis=Basis.FIELD_TESTED,
-    source="decisions.md, API facts (session 2): calculation_rollup cannot be created through the API",
+    source="decisions.md, API facts (session 2): calculation_rollup cannot be created via the API",
 )
 MANIFEST_CYCLE = _code(
     "CF624",
