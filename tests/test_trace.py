@@ -187,17 +187,6 @@ DEALS_FLAG = "hs_is_closed"  # a checkbox (bool) property of the deals schema
             "coalesce(amount, 0)",
         ),
         (
-            f"if {DEALS_FLAG} = 1 then 'closed' else 'open'",
-            {DEALS_FLAG: "true"},
-            "checkbox_read_bare",
-            [DEALS_FLAG],
-            f"blank because `{DEALS_FLAG}` is a checkbox read as a number, which HubSpot reads "
-            f"as blank even when it is ticked (the condition `{DEALS_FLAG} = 1` is blank, and a "
-            "blank condition blanks the whole `if`, it does not fall to `else`); read it as "
-            f"`bool({DEALS_FLAG})`",
-            f"bool({DEALS_FLAG})",
-        ),
-        (
             "if amount > 100 then 1 elseif amount > 10 then 2 endif",
             {"amount": "5"},
             "no_branch",
@@ -345,3 +334,15 @@ def test_step_of_any_node_including_links_inside_a_chain() -> None:
     assert isinstance(branch, Binary) and isinstance(branch.left, Binary)
     inner = skipped.step(branch.left)
     assert inner is not None and not inner.evaluated
+
+
+def test_a_checkbox_read_bare_is_not_evaluable_and_says_what_to_write() -> None:
+    # Decision T2a: HubSpot gives blank for a bare checkbox even through coalesce(…), which
+    # blank propagation cannot reproduce; the evaluator does not guess, and the trace says why.
+    deals = schema("deals")
+    text = f"if {DEALS_FLAG} = 1 then 'closed' else 'open'"
+    result = calcformula.trace(check(text), {DEALS_FLAG: "true"}, schema=deals)
+    assert result.value is None and not result.evaluable
+    assert "checkbox read as a number" in result.explanation
+    assert result.explanation.endswith(f"write `bool({DEALS_FLAG})`")
+    assert check(f"if bool({DEALS_FLAG}) then 'closed' else 'open'", schema=deals).ok
