@@ -85,6 +85,9 @@ _REPAIRS: tuple[tuple[str, ...], ...] = (
     ("MISSING", "RPAR"),
     ("NAME",),
 )
+# What `_finish` inserts at the end of the text, after a complete value and otherwise.
+_CLOSERS = ("RPAR", "THEN", "ENDIF")
+_FILLERS = ("MISSING", "RPAR", "THEN", "NAME", "ENDIF")
 _WORDS = {
     "THEN": "`then`",
     "ELSE": "`else`",
@@ -128,24 +131,36 @@ def _tables() -> _Tables:
 
 
 def _fits(conf: ParseConf[Any], stack: list[Any], types: tuple[str, ...]) -> bool:
-    """Would the parser in this state accept these token types? (No values are built.)"""
+    """Would the parser in this state accept these token types? (No values are built.)
+
+    The parser's stack is never copied: reductions pop by lowering `depth` into it and shifts
+    push onto a small overlay, so a check costs what it touches, not the nesting depth (a copy
+    per check made recovery in 100,000 unclosed `(` quadratic)."""
     states = conf.states
     end_state = conf.end_state
-    stack = list(stack)
+    depth = len(stack)
+    pushed: list[Any] = []
     for kind in types:
         while True:
-            entry = states[stack[-1]].get(kind)
+            top = pushed[-1] if pushed else stack[depth - 1]
+            entry = states[top].get(kind)
             if entry is None:
                 return False
             action, arg = entry
             if action is Shift:
-                stack.append(arg)
+                pushed.append(arg)
                 break
             size = len(arg.expansion)
             if size:
-                del stack[-size:]
-            stack.append(states[stack[-1]][arg.origin.name][1])
-            if kind == "$END" and stack[-1] == end_state:
+                kept = len(pushed) - size
+                if kept >= 0:
+                    del pushed[kept:]
+                else:
+                    pushed.clear()
+                    depth += kept
+            top = pushed[-1] if pushed else stack[depth - 1]
+            pushed.append(states[top][arg.origin.name][1])
+            if kind == "$END" and pushed[-1] == end_state:
                 return True
     return True
 
@@ -454,9 +469,18 @@ class _Parse:
         """At the end of the text: insert what is missing until the formula is complete."""
         conf = state.parse_conf
         for _ in range(4 * len(state.state_stack) + 8):
+            # After a complete value a `MISSING` (or a name) would only fit as an implicit
+            # multiplication, which never completes anything: the formula would grow by one
+            # multiplication per round until the bound, and the tree would be lost.
+            complete = _fits(conf, state.state_stack, ("STAR",))
+            # A `)` fits only while a `(` is open, when the end cannot: trying it first costs
+            # one check per unclosed `(` instead of two.
+            if complete and _fits(conf, state.state_stack, ("RPAR",)):
+                cast(Any, state).feed_token(Token("RPAR", ")", end.span, True))
+                continue
             if _fits(conf, state.state_stack, ("$END",)):
                 return cast(Node, cast(Any, state).feed_token(end, True))
-            for kind in ("MISSING", "RPAR", "THEN", "NAME", "ENDIF"):
+            for kind in _CLOSERS if complete else _FILLERS:
                 if _fits(conf, state.state_stack, (kind,)):
                     cast(Any, state).feed_token(
                         Token(kind, ")" if kind == "RPAR" else "", end.span, True)
