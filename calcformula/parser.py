@@ -32,6 +32,7 @@ from calcformula.span import LineIndex, Span
 MAX_SHOWN = 25  # syntax errors reported before "N more"
 MAX_RECOVERIES = 500  # after this many errors the parser gives up on the rest of the text
 MAX_DEPTH = 200  # nesting levels the checker, evaluator and formatter are asked to walk
+MAX_FORMULA = 1_000_000  # characters (and bytes) read; longer formulas get CF003 unparsed
 
 OPERATORS = frozenset(
     {
@@ -647,6 +648,8 @@ def parse(text: str | bytes) -> ParseResult:
     ['CF101']
     """
     diagnostics: list[Diagnostic] = []
+    if len(text) > MAX_FORMULA:
+        return _too_large(text)
     if isinstance(text, bytes):
         text, diagnostics = decode(text)
     if not text.strip():
@@ -666,6 +669,19 @@ def parse(text: str | bytes) -> ParseResult:
             diagnostics.append(codes.TOO_DEEP.at(span, depth=depth, limit=MAX_DEPTH))
             tree = Missing(span)
     return ParseResult(text, tree, tuple(sort_diagnostics(diagnostics)), tuple(state.tokens))
+
+
+def _too_large(text: str | bytes) -> ParseResult:
+    """CF003 over the first line, and nothing else: neither the text nor its lines are
+    indexed, and the text is kept only as far as the diagnostic needs."""
+    head = text[:MAX_FORMULA]
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", errors="replace")
+    newline = head.find("\n")
+    end = newline if newline != -1 else len(head)
+    span = Span(0, end, 1, 1, 1, end + 1)
+    diagnostic = codes.FORMULA_TOO_LARGE.at(span, size=f"{len(text):,}", limit=f"{MAX_FORMULA:,}")
+    return ParseResult(head, Missing(span), (diagnostic,))
 
 
 def expected_terminals(text: str) -> set[str]:
