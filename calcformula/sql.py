@@ -654,7 +654,9 @@ def compile_sql(
         )
         return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
     if depth > MAX_SQL_DEPTH:
-        return SqlFormula(checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name)))
+        return SqlFormula(
+            checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name))
+        )
     builder = SqlBuilder(profile, now_ms)
     compiler = _Compiler(checked, builder, columns or {}, checked.references)
     try:
@@ -671,11 +673,15 @@ def compile_sql(
         )
         return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
     except RecursionError:  # pragma: no cover - the depth check above keeps well inside
-        return SqlFormula(checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name)))
+        return SqlFormula(
+            checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name))
+        )
     expression = _parenthesize(expression)
     if _sql_depth(expression) > 2 * MAX_SQL_DEPTH:
         # Functions expand to several SQL levels each (CASE, CAST, the NULL checks).
-        return SqlFormula(checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name)))
+        return SqlFormula(
+            checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name))
+        )
     size = sum(1 for _ in expression.walk())
     if size > MAX_NODES:
         diagnostic = codes.SQL_TOO_LARGE.at(checked.tree.span, size=size, limit=MAX_NODES)
