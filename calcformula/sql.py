@@ -49,6 +49,7 @@ from calcformula.nodes import (
     Unary,
     UnaryOp,
     left_spine,
+    walk,
 )
 from calcformula.schema import PropertyInfo
 from calcformula.span import Span
@@ -677,6 +678,19 @@ def compile_sql(
             checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name))
         )
     expression = _parenthesize(expression)
+    if profile.name == "postgres":
+        if any(
+            isinstance(node, exp.Literal) and node.is_string and "\x00" in node.this
+            for node in expression.walk()
+        ):
+            diagnostic = codes.SQL_UNSUPPORTED.at(
+                _nul_span(checked),
+                what="a NUL character",
+                dialect=profile.name,
+                reason="PostgreSQL text cannot hold U+0000",
+            )
+            return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
+        expression = _escape_strings(expression)
     if _sql_depth(expression) > 2 * MAX_SQL_DEPTH:
         # Functions expand to several SQL levels each (CASE, CAST, the NULL checks).
         return SqlFormula(
@@ -687,6 +701,27 @@ def compile_sql(
         diagnostic = codes.SQL_TOO_LARGE.at(checked.tree.span, size=size, limit=MAX_NODES)
         return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
     return SqlFormula(checked, profile, expression, checked.diagnostics, tuple(compiler.read))
+
+
+def _escape_strings(tree: exp.Expr) -> exp.Expr:
+    """PostgreSQL string literals that mean the same whatever `standard_conforming_strings`
+    says: a literal with a backslash is written `E'…'` with the backslash doubled (in a
+    plain literal the server would read it as an escape when the setting is off)."""
+
+    def escape(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Literal) and node.is_string and "\\" in node.this:
+            text = node.this.replace("\\", "\\\\").replace("'", "\\'")
+            return exp.Var(this=f"E'{text}'")
+        return node
+
+    return tree.transform(escape, copy=False)
+
+
+def _nul_span(checked: CheckResult) -> Span:
+    for node in walk(checked.tree):
+        if isinstance(node, String) and "\x00" in node.value:
+            return node.span
+    return checked.tree.span
 
 
 def _extent(root: Node) -> tuple[int, int]:
