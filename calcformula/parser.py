@@ -469,14 +469,17 @@ class _Parse:
     def _finish(self, state: ParserState[Any], end: Token) -> Node:
         """At the end of the text: insert what is missing until the formula is complete."""
         conf = state.parse_conf
+        closed = False
         for _ in range(4 * len(state.state_stack) + 8):
             # After a complete value a `MISSING` (or a name) would only fit as an implicit
             # multiplication, which never completes anything: the formula would grow by one
-            # multiplication per round until the bound, and the tree would be lost.
-            complete = _fits(conf, state.state_stack, ("STAR",))
+            # multiplication per round until the bound, and the tree would be lost. (A group
+            # just closed is a complete value.)
+            complete = closed or _fits(conf, state.state_stack, ("STAR",))
             # A `)` fits only while a `(` is open, when the end cannot: trying it first costs
-            # one check per unclosed `(` instead of two.
-            if complete and _fits(conf, state.state_stack, ("RPAR",)):
+            # one check per unclosed `(` instead of three.
+            closed = complete and _fits(conf, state.state_stack, ("RPAR",))
+            if closed:
                 cast(Any, state).feed_token(Token("RPAR", ")", end.span, True))
                 continue
             if _fits(conf, state.state_stack, ("$END",)):
