@@ -464,6 +464,10 @@ class _Checker:
                 )
             )
             failed = True
+        if not failed and function.check_literals is not None:
+            literals = [arg.value if isinstance(arg, String) else None for arg in node.args]
+            for index, problem in function.check_literals(literals):
+                self.report(codes.REGEX_PROBLEM.at(node.args[index].span, message=problem))
         if function.result is Type.SAME:
             return Type.ERROR if failed else argument_types[0]
         return function.result

@@ -106,6 +106,17 @@ EMPTY_FORMULA = _code(
     " ",
     basis=Basis.REASONED,
 )
+FORMULA_TOO_LARGE = _code(
+    "CF003",
+    "formula-too-large",
+    ERROR,
+    "the formula is {size} characters long; calcformula reads at most {limit}",
+    "Formulas past the limit are refused before they are parsed, so that a huge file (or a "
+    "document in the editor) cannot hold the checker, the language server or CI for long or "
+    "fill its memory. Real calculation formulas are a few hundred characters.",
+    "Inferred: calcformula's own limit (docs/language.md, Limits); HubSpot documents none.",
+    basis=Basis.REASONED,
+)
 
 # --- CF1xx: syntax -------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from calcformula.span import LineIndex, Span
 MAX_SHOWN = 25  # syntax errors reported before "N more"
 MAX_RECOVERIES = 500  # after this many errors the parser gives up on the rest of the text
 MAX_DEPTH = 200  # nesting levels the checker, evaluator and formatter are asked to walk
+MAX_FORMULA = 1_000_000  # characters (and bytes) read; longer formulas get CF003 unparsed
 
 OPERATORS = frozenset(
     {
@@ -85,6 +86,9 @@ _REPAIRS: tuple[tuple[str, ...], ...] = (
     ("MISSING", "RPAR"),
     ("NAME",),
 )
+# What `_finish` inserts at the end of the text, after a complete value and otherwise.
+_CLOSERS = ("RPAR", "THEN", "ENDIF")
+_FILLERS = ("MISSING", "RPAR", "THEN", "NAME", "ENDIF")
 _WORDS = {
     "THEN": "`then`",
     "ELSE": "`else`",
@@ -128,24 +132,36 @@ def _tables() -> _Tables:
 
 
 def _fits(conf: ParseConf[Any], stack: list[Any], types: tuple[str, ...]) -> bool:
-    """Would the parser in this state accept these token types? (No values are built.)"""
+    """Would the parser in this state accept these token types? (No values are built.)
+
+    The parser's stack is never copied: reductions pop by lowering `depth` into it and shifts
+    push onto a small overlay, so a check costs what it touches, not the nesting depth (a copy
+    per check made recovery in 100,000 unclosed `(` quadratic)."""
     states = conf.states
     end_state = conf.end_state
-    stack = list(stack)
+    depth = len(stack)
+    pushed: list[Any] = []
     for kind in types:
         while True:
-            entry = states[stack[-1]].get(kind)
+            top = pushed[-1] if pushed else stack[depth - 1]
+            entry = states[top].get(kind)
             if entry is None:
                 return False
             action, arg = entry
             if action is Shift:
-                stack.append(arg)
+                pushed.append(arg)
                 break
             size = len(arg.expansion)
             if size:
-                del stack[-size:]
-            stack.append(states[stack[-1]][arg.origin.name][1])
-            if kind == "$END" and stack[-1] == end_state:
+                kept = len(pushed) - size
+                if kept >= 0:
+                    del pushed[kept:]
+                else:
+                    pushed.clear()
+                    depth += kept
+            top = pushed[-1] if pushed else stack[depth - 1]
+            pushed.append(states[top][arg.origin.name][1])
+            if kind == "$END" and pushed[-1] == end_state:
                 return True
     return True
 
@@ -525,10 +541,22 @@ class _Parse:
     def _finish(self, state: ParserState[Any], end: Token) -> Node:
         """At the end of the text: insert what is missing until the formula is complete."""
         conf = state.parse_conf
+        closed = False
         for _ in range(4 * len(state.state_stack) + 8):
+            # After a complete value a `MISSING` (or a name) would only fit as an implicit
+            # multiplication, which never completes anything: the formula would grow by one
+            # multiplication per round until the bound, and the tree would be lost. (A group
+            # just closed is a complete value.)
+            complete = closed or _fits(conf, state.state_stack, ("STAR",))
+            # A `)` fits only while a `(` is open, when the end cannot: trying it first costs
+            # one check per unclosed `(` instead of three.
+            closed = complete and _fits(conf, state.state_stack, ("RPAR",))
+            if closed:
+                cast(Any, state).feed_token(Token("RPAR", ")", end.span, True))
+                continue
             if _fits(conf, state.state_stack, ("$END",)):
                 return cast(Node, cast(Any, state).feed_token(end, True))
-            for kind in ("MISSING", "RPAR", "THEN", "NAME", "ENDIF"):
+            for kind in _CLOSERS if complete else _FILLERS:
                 if _fits(conf, state.state_stack, (kind,)):
                     cast(Any, state).feed_token(
                         Token(kind, ")" if kind == "RPAR" else "", end.span, True)
@@ -715,6 +743,8 @@ def parse(text: str | bytes) -> ParseResult:
     ['CF101']
     """
     diagnostics: list[Diagnostic] = []
+    if len(text) > MAX_FORMULA:
+        return _too_large(text)
     if isinstance(text, bytes):
         text, diagnostics = decode(text)
     if not text.strip():
@@ -734,6 +764,19 @@ def parse(text: str | bytes) -> ParseResult:
             diagnostics.append(codes.TOO_DEEP.at(span, depth=depth, limit=MAX_DEPTH))
             tree = Missing(span)
     return ParseResult(text, tree, tuple(sort_diagnostics(diagnostics)), tuple(state.tokens))
+
+
+def _too_large(text: str | bytes) -> ParseResult:
+    """CF003 over the first line, and nothing else: neither the text nor its lines are
+    indexed, and the text is kept only as far as the diagnostic needs."""
+    head = text[:MAX_FORMULA]
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", errors="replace")
+    newline = head.find("\n")
+    end = newline if newline != -1 else len(head)
+    span = Span(0, end, 1, 1, 1, end + 1)
+    diagnostic = codes.FORMULA_TOO_LARGE.at(span, size=f"{len(text):,}", limit=f"{MAX_FORMULA:,}")
+    return ParseResult(head, Missing(span), (diagnostic,))
 
 
 def expected_terminals(text: str) -> set[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
@@ -189,6 +189,11 @@ class Function:
     notes: str = ""  # what is assumed, in words for the docs and hovers
     sql: SqlTranslation | None = field(default=None, compare=False)
     sql_note: str = ""  # why there is no SQL, or how the SQL differs (docs/scale.md)
+    # Given each argument's value when it is a string literal (else None): the arguments the
+    # checker reports as CF504, with why (regex_matches refuses patterns it cannot run).
+    check_literals: Callable[[Sequence[str | None]], Iterable[tuple[int, str]]] | None = field(
+        default=None, compare=False
+    )
 
     @property
     def min_args(self) -> int:
