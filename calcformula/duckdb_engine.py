@@ -1,15 +1,19 @@
-"""Evaluates formulas over record files of any size with DuckDB, running their compiled SQL.
+"""Evaluates formulas over record files of any size with DuckDB, running their compiled SQL,
+and reads Parquet files for the evaluator (`RecordReader`).
 
-The records never pass through Python one by one: DuckDB reads the CSV, NDJSON or Parquet file
-in parallel, computes every formula (calcformula.sql, dialect `duckdb`) and, for file output,
-writes the results itself. What differs from the Python engine is written in docs/scale.md:
-numbers are DECIMAL(38,10), and per-record notes (division by zero, unreadable values) are
-not reported, only values.
+With `DuckDBEngine` the records never pass through Python one by one: DuckDB reads the CSV,
+NDJSON or Parquet file in parallel, computes every formula (calcformula.sql, dialect `duckdb`)
+and, for file output, writes the results itself. What differs from the evaluator is written in
+docs/scale.md and said by `calcformula.batch.sql_differences`: numbers are DECIMAL(38,10), and
+per-record diagnostics (division by zero, unreadable values) are not reported, only values.
+A file name is always read literally, never as a glob pattern.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ from sqlglot import exp
 from calcformula.checker import CheckResult
 from calcformula.diagnostics import Diagnostic
 from calcformula.functions import Type, Value
-from calcformula.records import resolve_headers
+from calcformula.records import Columns, RecordRow, resolve_headers
 from calcformula.schema import Schema
 from calcformula.sql import Column, ColumnType, SqlFormula, compile_sql
 
@@ -61,6 +65,7 @@ class Source:
     id_expression: exp.Expr
     rejects: bool = False  # CSV: rejected lines are kept in DuckDB's reject tables
     not_objects: str | None = None  # NDJSON: the query finding lines that are not objects
+    header: Columns | None = None  # CSV and Parquet: the columns the file has
 
 
 @dataclass
@@ -73,6 +78,28 @@ class Run:
     seconds: float = 0.0
 
 
+GLOB_CHARACTERS = frozenset("*?[]{}")
+
+
+class _LiteralPath:
+    """A path DuckDB reads as exactly that file: DuckDB expands `*`, `?`, `[...]` and `{...}`
+    in file names, so a name holding them is read through a link with a plain name."""
+
+    def __init__(self, path: Path) -> None:
+        self.folder: tempfile.TemporaryDirectory[str] | None = None
+        resolved = path.resolve()
+        if GLOB_CHARACTERS & set(str(resolved)):
+            self.folder = tempfile.TemporaryDirectory(prefix="calcformula-")
+            link = Path(self.folder.name) / f"records{path.suffix.lower()}"
+            os.symlink(resolved, link)
+            resolved = link
+        self.text = str(resolved)
+
+    def close(self) -> None:
+        if self.folder is not None:
+            self.folder.cleanup()
+
+
 def _literal(text: str) -> str:
     return exp.Literal.string(text).sql(dialect="duckdb")
 
@@ -81,7 +108,7 @@ def _identifier(name: str) -> exp.Expr:
     return exp.column(name, quoted=True)
 
 
-def _csv_source(path: Path, schema: Schema | None) -> Source:
+def _csv_source(path: Path, schema: Schema | None, literal: str) -> Source:
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
         try:
             headers = next(csv.reader(stream))
@@ -93,7 +120,7 @@ def _csv_source(path: Path, schema: Schema | None) -> Source:
     positions = [f"c{i}" for i in range(len(headers))]
     types = "{" + ", ".join(f"{_literal(p)}: 'VARCHAR'" for p in positions) + "}"
     relation = (
-        f"read_csv({_literal(str(path))}, header = true, auto_detect = false, "
+        f"read_csv({_literal(literal)}, header = true, auto_detect = false, "
         f"delim = ',', quote = '\"', escape = '\"', columns = {types}, "
         "store_rejects = true)"
     )
@@ -101,7 +128,9 @@ def _csv_source(path: Path, schema: Schema | None) -> Source:
     identifier: exp.Expr = (
         _identifier(positions[id_column]) if id_column >= 0 else _row_number(offset=1)
     )
-    return Source(relation, columns, identifier, rejects=True)
+    source = Source(relation, columns, identifier, rejects=True)
+    source.header = Columns(headers, names)
+    return source
 
 
 def _row_number(offset: int = 0) -> exp.Expr:
@@ -130,8 +159,8 @@ def _column_type(sql_type: str) -> ColumnType | None:
     return None
 
 
-def _parquet_source(connection: Any, path: Path, schema: Schema | None) -> Source:
-    relation = f"read_parquet({_literal(str(path))})"
+def _parquet_source(connection: Any, literal: str, schema: Schema | None) -> Source:
+    relation = f"read_parquet({_literal(literal)})"
     described = connection.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     headers = [str(row[0]) for row in described]
     names, id_column = resolve_headers(headers, schema)
@@ -150,7 +179,9 @@ def _parquet_source(connection: Any, path: Path, schema: Schema | None) -> Sourc
         if id_column >= 0
         else _row_number()
     )
-    return Source(relation, columns, identifier)
+    source = Source(relation, columns, identifier)
+    source.header = Columns(headers, names)
+    return source
 
 
 def _json_text(path: str) -> exp.Expr:
@@ -159,9 +190,9 @@ def _json_text(path: str) -> exp.Expr:
     )
 
 
-def _ndjson_source(path: Path, wanted: Sequence[str]) -> Source:
+def _ndjson_source(literal: str, wanted: Sequence[str]) -> Source:
     relation = (
-        f"read_ndjson_objects({_literal(str(path))}, format = 'newline_delimited', "
+        f"read_ndjson_objects({_literal(literal)}, format = 'newline_delimited', "
         "ignore_errors = false)"
     )
     has_properties = exp.Anonymous(
@@ -215,6 +246,36 @@ def _shown(formula: SqlFormula, value: exp.Expr, output: str) -> exp.Expr:
     return exp.Anonymous(this="TO_JSON", expressions=[value])
 
 
+def _connect(duckdb: Any) -> Any:
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    # Bounded memory whatever the input's size: DuckDB spills to a temporary folder beyond
+    # this (its default is 80% of the machine's memory).
+    connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    return connection
+
+
+def _import_duckdb() -> Any:
+    try:
+        import duckdb
+    except ImportError:
+        raise EngineError(
+            "the DuckDB engine needs the duckdb package: pip install 'calcformula[duckdb]'"
+        ) from None
+    return duckdb
+
+
+def _staged(column: Column, labels: dict[str, str]) -> Column:
+    """Stage labels of an export (`Contract sent`) read as the portal's stage ids."""
+    key = exp.Lower(this=exp.Trim(this=column.expression.copy()))
+    cases = [
+        exp.If(this=exp.EQ(this=key.copy(), expression=exp.Literal.string(label)),
+               true=exp.Literal.string(stage))
+        for label, stage in sorted(labels.items())
+    ]  # fmt: skip
+    return Column(exp.Case(ifs=cases, default=column.expression.copy()), column.type)
+
+
 class DuckDBEngine:
     """One evaluation job: formulas, a record file, and where the results go."""
 
@@ -224,13 +285,9 @@ class DuckDBEngine:
         path: str | Path,
         schema: Schema | None,
         now_ms: int,
+        stage_labels: dict[str, str] | None = None,
     ) -> None:
-        try:
-            import duckdb
-        except ImportError:
-            raise EngineError(
-                "the DuckDB engine needs the duckdb package: pip install 'calcformula[duckdb]'"
-            ) from None
+        duckdb = _import_duckdb()
         self.path = Path(path)
         kind = input_kind(self.path)
         if kind is None:
@@ -238,26 +295,32 @@ class DuckDBEngine:
                 f"{self.path}: the DuckDB engine reads .csv, .ndjson/.jsonl and .parquet files"
             )
         self.duckdb = duckdb
-        self.connection = duckdb.connect()
-        self.connection.execute("SET TimeZone = 'UTC'")
-        # Bounded memory whatever the input's size: DuckDB spills to a temporary folder beyond
-        # this (its default is 80% of the machine's memory).
-        self.connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+        self.literal = _LiteralPath(self.path)
+        self.connection = _connect(duckdb)
         wanted = sorted(_read_properties(targets))
         try:
             if kind == "csv":
-                self.source = _csv_source(self.path, schema)
+                self.source = _csv_source(self.path, schema, self.literal.text)
             elif kind == "parquet":
-                self.source = _parquet_source(self.connection, self.path, schema)
+                self.source = _parquet_source(self.connection, self.literal.text, schema)
             else:
-                self.source = _ndjson_source(self.path, wanted)
+                self.source = _ndjson_source(self.literal.text, wanted)
         except duckdb.Error as error:
+            self.close()
             raise EngineError(f"{self.path}: {_first_line(error)}") from None
+        except EngineError:
+            self.close()
+            raise
+        self.columns = self.source.header
         for name in wanted:  # a property the file lacks is blank, as in the Python engine
             if name not in self.source.columns:
                 self.source.columns[name] = Column(
                     exp.Cast(this=exp.Null(), to=exp.DataType.build("VARCHAR"))
                 )
+        for name in ("dealstage", "hs_pipeline_stage"):
+            column = self.source.columns.get(name)
+            if stage_labels and column is not None and column.type is ColumnType.TEXT:
+                self.source.columns[name] = _staged(column, stage_labels)
         self.formulas: list[tuple[str, SqlFormula]] = []
         failed: list[Diagnostic] = []
         for name, checked in targets:
@@ -349,6 +412,81 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.connection.close()
+        self.literal.close()
+
+
+class RecordReader:
+    """Reads a Parquet file's records for the evaluator: each property the formulas read as
+    the text HubSpot's API would give (numbers as written, timestamps as epoch milliseconds,
+    dates as YYYY-MM-DD, booleans as true/false)."""
+
+    def __init__(self, path: Path, schema: Schema | None, wanted: Sequence[str]) -> None:
+        duckdb = _import_duckdb()
+        self.duckdb = duckdb
+        self.literal = _LiteralPath(path)
+        self.connection = _connect(duckdb)
+        self.relation = f"read_parquet({_literal(self.literal.text)})"
+        try:
+            described = self.connection.execute(
+                f"DESCRIBE SELECT * FROM {self.relation}"
+            ).fetchall()
+        except duckdb.Error as error:
+            self.close()
+            raise EngineError(f"{path}: {_first_line(error)}") from None
+        headers = [str(row[0]) for row in described]
+        names, id_column = resolve_headers(headers, schema)
+        self.columns = Columns(headers, names)
+        self.wanted = [name for name in wanted if name in names]
+        selected: list[exp.Expr] = [
+            exp.Cast(this=_identifier(headers[id_column]), to=exp.DataType.build("VARCHAR"))
+            if id_column >= 0
+            else exp.Null()
+        ]
+        for name in self.wanted:
+            position = names.index(name)
+            selected.append(_as_text(_identifier(headers[position]), str(described[position][1])))
+        self.query = (
+            "SELECT "
+            + ", ".join(e.sql(dialect="duckdb") for e in selected)
+            + f" FROM {self.relation}"
+        )
+
+    def rows(self, batch: int = 20_000) -> Iterator[RecordRow]:
+        try:
+            cursor = self.connection.execute(self.query)
+            line = 0
+            while True:
+                chunk = cursor.fetchmany(batch)
+                if not chunk:
+                    return
+                for row in chunk:
+                    line += 1
+                    values = dict(zip(self.wanted, row[1:], strict=True))
+                    yield RecordRow(line, row[0], values)  # type: ignore[arg-type]
+        except self.duckdb.Error as error:
+            raise EngineError(f"the DuckDB reader stopped: {_first_line(error)}") from None
+
+    def close(self) -> None:
+        self.connection.close()
+        self.literal.close()
+
+
+def _as_text(column: exp.Expr, sql_type: str) -> exp.Expr:
+    kind = _column_type(sql_type)
+    varchar = exp.DataType.build("VARCHAR")
+    if kind is ColumnType.TIMESTAMP:
+        epoch = exp.Anonymous(this="EPOCH_MS", expressions=[column])
+        return exp.Cast(this=epoch, to=varchar)
+    if kind is ColumnType.DATE:
+        return exp.Anonymous(this="STRFTIME", expressions=[column, exp.Literal.string("%Y-%m-%d")])
+    if kind is ColumnType.BOOLEAN:
+        return exp.Case(
+            ifs=[exp.If(this=column, true=exp.Literal.string("true"))],
+            default=exp.Case(
+                ifs=[exp.If(this=exp.Not(this=column.copy()), true=exp.Literal.string("false"))]
+            ),
+        )
+    return exp.Cast(this=column, to=varchar)
 
 
 def _read_properties(targets: Sequence[tuple[str, CheckResult]]) -> set[str]:
