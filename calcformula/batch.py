@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import itertools
 import json
 import sys
 import time
@@ -774,8 +775,13 @@ def _run_sql(
         else:
             problems = []
 
+            rows = job.rows()
+            # The query runs before anything is written: a file DuckDB stops on is
+            # evaluated again by the evaluator without a half-written output.
+            first = list(itertools.islice(rows, 1))
+
             def results() -> Iterator[tuple[str, list[Result]]]:
-                for record_id, values in job.rows():
+                for record_id, values in itertools.chain(first, rows):
                     summary.records += 1
                     summary.blank += sum(1 for value in values if value is None)
                     yield record_id, [(value, True, ()) for value in values]
@@ -786,7 +792,18 @@ def _run_sql(
             on_notice(Notice(Severity.WARNING, f"{problem.message}; record skipped", problem.line))
         summary.skipped = len(problems)
     except duckdb_engine.EngineError as error:
-        raise BatchError(str(error)) from None
+        if source.kind != "ndjson" or (destination is None and summary.records):
+            raise BatchError(str(error)) from None
+        # DuckDB stops at a malformed NDJSON line; the evaluator skips it and goes on.
+        on_notice(
+            Notice(
+                Severity.WARNING,
+                f"{error}; the evaluator evaluates {source.label} instead",
+            )
+        )
+        summary = Summary()
+        results = evaluate(formulas, source, schema, portal, summary, on_notice)
+        _to(destination, stream, lambda t: write_results(formulas, results, "csv", t, summary))
     finally:
         job.close()
     return summary
