@@ -179,7 +179,7 @@ def _emit_reports(reports: list[FileReport], output: str) -> None:
         summary = _summary(reports)
         click.echo(
             f"{summary['files']} file(s) checked: {summary['errors']} error(s), "
-            f"{summary['warnings']} warning(s), {summary['infos']} note(s)",
+            f"{summary['warnings']} warning(s), {summary['infos']} info(s)",
             err=True,
         )
 
