@@ -775,7 +775,7 @@ def _run_sql(
         else:
             problems = []
 
-            rows = job.rows()
+            rows = job.rows(output="csv")  # the text COPY writes: one answer
             # The query runs before anything is written: a file DuckDB stops on is
             # evaluated again by the evaluator without a half-written output.
             first = list(itertools.islice(rows, 1))

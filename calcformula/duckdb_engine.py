@@ -385,9 +385,12 @@ class DuckDBEngine:
         run.seconds = time.perf_counter() - started
         return run
 
-    def rows(self, batch: int = 20_000) -> Iterator[tuple[str, list[Value]]]:
-        """(id, values) for every record, values as the Python engine gives them."""
-        cursor = self._execute(self._query("values"))
+    def rows(
+        self, batch: int = 20_000, output: str = "values"
+    ) -> Iterator[tuple[str, list[Value]]]:
+        """(id, values) for every record: values as the evaluator gives them, or with
+        `output="csv"` as the CSV file written by `write` shows them (text, None for blank)."""
+        cursor = self._execute(self._query(output))
         while True:
             chunk = cursor.fetchmany(batch)
             if not chunk:

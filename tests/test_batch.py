@@ -9,6 +9,7 @@ import io
 import json
 import os
 import pty
+import re
 import subprocess
 import sys
 import tempfile
@@ -73,13 +74,27 @@ def _outputs(
                     assert engine == "duckdb" and "--engine python" in str(error)
                     continue
                 printed[engine] = stream.getvalue()
-                warned[engine] = any(
-                    n.severity is Severity.WARNING and "can differ" in n.message for n in notices
+                # DECIMAL(38,10) holds numbers of up to 5 decimals and their products exactly
+                # (the formulas here multiply two such values at most), so for such records
+                # only quotients excuse a difference.
+                reasons = " ".join(n.message for n in notices if n.severity is Severity.WARNING)
+                warned[engine] = "quotients" in reasons or (
+                    "DECIMAL(38,10)" in reasons and _long_numbers(rows)
                 )
             assert printed["auto"] == printed["python"], (formula, output)
             assert not warned["python"] and not warned["auto"]
             if "duckdb" in printed and not warned["duckdb"]:
                 assert printed["duckdb"] == printed["python"], (formula, output, rows)
+
+
+def _long_numbers(rows: list[dict[str, object]]) -> bool:
+    for row in rows:
+        for value in row.values():
+            mantissa = re.split("[eE]", str(value).strip())[0]
+            found = re.fullmatch(r"[+-]?(\d*)(?:\.(\d*))?", mantissa)
+            if found and (len(found.group(2) or "") > 5 or len(found.group(1)) > 14):
+                return True
+    return False
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -188,9 +203,7 @@ MALFORMED = {
 
 
 @pytest.mark.parametrize("name", list(MALFORMED))
-def test_malformed_csv_is_reported_with_its_line_in_both_engines(
-    name: str, tmp_path: Path
-) -> None:
+def test_malformed_csv_is_reported_with_its_line_in_both_engines(name: str, tmp_path: Path) -> None:
     data, where, rows = MALFORMED[name]
     records = tmp_path / "r.csv"
     records.write_bytes(data)
