@@ -298,7 +298,7 @@ class _StageMapper:
         for name in self.names:
             value = properties.get(name)
             if value.__class__ is str:
-                stage = self.labels.get(value.strip().lower())  # type: ignore[union-attr]
+                stage = self.labels.get(str(value).strip().lower())
                 if stage is not None:
                     properties[name] = stage
                     if not self.said:
@@ -360,7 +360,7 @@ def _items(
             counted = _Counter(raw)
             counter.append(counted)
             yield from read_stream(
-                io.BufferedReader(counted),  # type: ignore[arg-type]
+                io.BufferedReader(counted),
                 source.kind,
                 schema,
                 wanted,
@@ -375,7 +375,7 @@ def _items(
     counted = _Counter(stream)
     counter.append(counted)
     yield from read_stream(
-        io.BufferedReader(counted),  # type: ignore[arg-type]
+        io.BufferedReader(counted),
         source.kind,
         schema,
         wanted,
@@ -438,7 +438,8 @@ def evaluate(
     for row in _items(source, schema, wanted, on_notice, counter):
         if row.__class__ is RecordProblem:
             counts.skipped += 1
-            on_notice(Notice(Severity.WARNING, f"{row.message}; record skipped", row.line))  # type: ignore[union-attr]
+            problem: RecordProblem = row
+            on_notice(Notice(Severity.WARNING, f"{problem.message}; record skipped", problem.line))
             continue
         line, identifier, properties = row  # type: ignore[misc]
         counts.records += 1
@@ -546,11 +547,11 @@ def sql_differences(formulas: list[Formula]) -> list[Notice]:
         reasons = []
         numbers = quotients = False
         for node in walk(formula.compiled.checked.tree):
-            if (isinstance(node, Binary) and node.op is BinaryOp.DIV) or (
-                isinstance(node, Call) and node.name.lower() in INEXACT_IN_SQL
+            if (
+                (isinstance(node, Binary) and node.op is BinaryOp.DIV)
+                or (isinstance(node, Call) and node.name.lower() in INEXACT_IN_SQL)
+                or (isinstance(node, Constant) and node.name is ConstantName.E)
             ):
-                quotients = True
-            elif isinstance(node, Constant) and node.name is ConstantName.E:
                 quotients = True
             elif isinstance(node, Property) and node.kind is PropertyKind.NUMBER:
                 numbers = True
@@ -592,7 +593,7 @@ def plain(value: Value) -> str:
     if value is None:
         return ""
     if value.__class__ is Decimal:
-        return format_number(value)  # type: ignore[arg-type]
+        return format_number(value)
     if value is True or value is False:
         return "true" if value else "false"
     return value  # type: ignore[return-value]
@@ -746,11 +747,12 @@ def _run_sql(
             summary.skipped = 1
             on_notice(Notice(Severity.WARNING, "this is a binary file, not CSV or NDJSON text", 1))
             if destination is not None or stream is not None:
-                _to(
-                    destination,
-                    stream,
-                    lambda t: t.write("id," + ",".join(n for n, _ in checked) + "\n"),
-                )
+                header = "id," + ",".join(csv_cell(name) for name, _ in checked) + "\n"
+
+                def write_header(target: IO[str]) -> None:
+                    target.write(header)
+
+                _to(destination, stream, write_header)
             return summary
     try:
         job = duckdb_engine.DuckDBEngine(checked, source.path, schema, moment, stage_labels(portal))
@@ -802,8 +804,8 @@ def _run_sql(
             )
         )
         summary = Summary()
-        results = evaluate(formulas, source, schema, portal, summary, on_notice)
-        _to(destination, stream, lambda t: write_results(formulas, results, "csv", t, summary))
+        again = evaluate(formulas, source, schema, portal, summary, on_notice)
+        _to(destination, stream, lambda t: write_results(formulas, again, "csv", t, summary))
     finally:
         job.close()
     return summary

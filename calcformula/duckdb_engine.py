@@ -465,7 +465,7 @@ class RecordReader:
                 for row in chunk:
                     line += 1
                     values = dict(zip(self.wanted, row[1:], strict=True))
-                    yield RecordRow(line, row[0], values)  # type: ignore[arg-type]
+                    yield RecordRow(line, row[0], values)
         except self.duckdb.Error as error:
             raise EngineError(f"the DuckDB reader stopped: {_first_line(error)}") from None
 

@@ -314,7 +314,9 @@ def read_stream(
     """Records from a binary stream (a file, standard input, pasted text as bytes).
     `kind`: csv, ndjson or json (None: guessed from the first bytes). `wanted`: the property
     names to keep from CSV rows (None: all). `on_columns` is called with the CSV `Columns`."""
-    buffered = data if isinstance(data, io.BufferedReader) else io.BufferedReader(data)  # type: ignore[arg-type]
+    buffered = (
+        data if isinstance(data, io.BufferedReader) else io.BufferedReader(data)  # type: ignore[type-var]
+    )
     head = buffered.peek(_SNIFF)[:_SNIFF]
     if is_binary(head):
         yield RecordProblem(1, "this is a binary file, not CSV, NDJSON or JSON text")

@@ -15,7 +15,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -25,7 +24,8 @@ from calcformula.diagnostics import Severity
 from calcformula.evaluator import CompiledFormula, EvalContext, PortalContext
 from calcformula.schema import Schema
 from tests.cases import CONFORMANCE, Case, eval_inputs, load_cases
-from tests.test_cli import EXAMPLES, run as cli
+from tests.test_cli import EXAMPLES
+from tests.test_cli import run as cli
 from tests.test_sql import DIFF_SCHEMA, NOW, formulas, records
 
 CASES = load_cases("eval")
