@@ -246,9 +246,11 @@ def _shown(formula: SqlFormula, value: exp.Expr, output: str) -> exp.Expr:
     return exp.Anonymous(this="TO_JSON", expressions=[value])
 
 
-def _connect(duckdb: Any) -> Any:
+def _connect(duckdb: Any, spill: str | None = None) -> Any:
     connection = duckdb.connect()
     connection.execute("SET TimeZone = 'UTC'")
+    if spill is not None:  # not DuckDB's default, a `.tmp` folder in the working directory
+        connection.execute(f"SET temp_directory = {_literal(spill)}")
     # Bounded memory whatever the input's size: DuckDB spills to a temporary folder beyond
     # this (its default is 80% of the machine's memory).
     connection.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
@@ -296,7 +298,8 @@ class DuckDBEngine:
             )
         self.duckdb = duckdb
         self.literal = _LiteralPath(self.path)
-        self.connection = _connect(duckdb)
+        self.spill = tempfile.TemporaryDirectory(prefix="calcformula-duckdb-")
+        self.connection = _connect(duckdb, self.spill.name)
         wanted = sorted(_read_properties(targets))
         try:
             if kind == "csv":
@@ -321,6 +324,8 @@ class DuckDBEngine:
             column = self.source.columns.get(name)
             if stage_labels and column is not None and column.type is ColumnType.TEXT:
                 self.source.columns[name] = _staged(column, stage_labels)
+        if kind != "parquet":
+            _parse_once(targets, self.source)
         self.formulas: list[tuple[str, SqlFormula]] = []
         failed: list[Diagnostic] = []
         for name, checked in targets:
@@ -370,15 +375,15 @@ class DuckDBEngine:
                 f"count_if(json_type(json, '$.value') = 'NULL') FROM read_ndjson_objects({target})"
             )
         else:
-            self._execute(f"COPY ({query}) TO {target} (FORMAT csv, HEADER true)")
-            # The summary's counts from the file just written: cheaper than a second pass
-            # over the records, and exact (a blank is an empty cell, text is never empty).
-            cells = " + ".join(f"count_if(c{i + 1} IS NULL)" for i in range(len(names)))
-            columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names) + 1)) + "}"
-            blank = (
-                f"{cells} FROM read_csv({target}, header = true, auto_detect = false, "
-                f"columns = {columns})"
+            # Computed once into a temporary table (spilled to disk beyond the memory limit),
+            # then written and counted from there: counting from the written CSV read the
+            # output a second time.
+            self._execute(f"CREATE TEMPORARY TABLE __results AS {query}")
+            self._execute(f"COPY __results TO {target} (FORMAT csv, HEADER true)")
+            cells = " + ".join(
+                f"count_if({_identifier(name).sql(dialect='duckdb')} IS NULL)" for name in names
             )
+            blank = f"{cells} FROM __results"
         found = self.connection.execute(f"SELECT count(*), {blank}").fetchone()
         records, blanks = found if found is not None else (0, 0)
         run = Run(records=int(records), blank=int(blanks or 0), problems=self.problems())
@@ -416,6 +421,7 @@ class DuckDBEngine:
     def close(self) -> None:
         self.connection.close()
         self.literal.close()
+        self.spill.cleanup()
 
 
 class RecordReader:
@@ -490,6 +496,39 @@ def _as_text(column: exp.Expr, sql_type: str) -> exp.Expr:
             ),
         )
     return exp.Cast(this=column, to=varchar)
+
+
+def _parse_once(targets: Sequence[tuple[str, CheckResult]], source: Source) -> None:
+    """Text columns the formulas read only as numbers are parsed once, in a subquery, rather
+    than at every reference (a formula like `if is_present(x) then x * y else y` reads each
+    twice, and parsing text by the evaluator's rules is most of the query's time)."""
+    from calcformula.dialects import DIALECTS
+    from calcformula.nodes import Property, PropertyKind, walk
+    from calcformula.sql import SqlBuilder
+
+    kinds: dict[str, set[PropertyKind]] = {}
+    dates: dict[str, set[bool | None]] = {}
+    for _, checked in targets:
+        for node in walk(checked.tree):
+            if isinstance(node, Property):
+                kinds.setdefault(node.name, set()).add(node.kind)
+                info = checked.references.get(id(node))
+                dates.setdefault(node.name, set()).add(None if info is None else info.is_date)
+    builder = SqlBuilder(DIALECTS["duckdb"], None)
+    parsed: list[exp.Expr] = []
+    for name in sorted(kinds):
+        column = source.columns.get(name)
+        if column is None or column.type is not ColumnType.TEXT:
+            continue
+        if kinds[name] != {PropertyKind.NUMBER} or len(dates[name]) != 1:
+            continue
+        alias = f"__number_{len(parsed)}"
+        value = builder.number_of_text(column.expression.copy(), next(iter(dates[name])))
+        parsed.append(exp.alias_(value, alias, quoted=True))
+        source.columns[name] = Column(_identifier(alias), ColumnType.NUMBER)
+    if parsed:
+        columns = ", ".join(p.sql(dialect="duckdb") for p in parsed)
+        source.relation = f"(SELECT *, {columns} FROM {source.relation})"
 
 
 def _read_properties(targets: Sequence[tuple[str, CheckResult]]) -> set[str]:
