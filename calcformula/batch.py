@@ -435,46 +435,71 @@ def evaluate(
     seen: set[str] = set()
     sample: set[str] = set()
     unseen = set(plain) if json_source else set()
-    for row in _items(source, schema, wanted, on_notice, counter):
-        if row.__class__ is RecordProblem:
-            counts.skipped += 1
-            problem: RecordProblem = row
-            on_notice(Notice(Severity.WARNING, f"{problem.message}; record skipped", problem.line))
-            continue
-        line, identifier, properties = row  # type: ignore[misc]
-        counts.records += 1
-        if unseen:
-            found = unseen & properties.keys()
-            if found:
-                unseen -= found
-                seen |= found
-            if len(sample) < 200:
-                sample.update(properties.keys())
-        if stages.names:
-            stages(properties)
-        record_id = identifier if identifier is not None else str(line or counts.records)
-        results: list[Result] = []
-        for function in functions:
-            sink: list[Diagnostic] = []
-            try:
-                value = function(properties, sink)
-            except NotEvaluable as error:
-                counts.not_evaluable += 1
-                results.append((None, False, not_evaluable(error, sink, None).diagnostics))
+    single = functions[0] if len(functions) == 1 else None
+    records = blank = 0
+    try:
+        for row in _items(source, schema, wanted, on_notice, counter):
+            if row.__class__ is RecordProblem:
+                counts.skipped += 1
+                problem: RecordProblem = row
+                on_notice(
+                    Notice(Severity.WARNING, f"{problem.message}; record skipped", problem.line)
+                )
                 continue
-            if value is None:
-                counts.blank += 1
-            if sink:
-                counts.unreadable_values += sum(1 for d in sink if d.code == "CF506")
-                results.append((value, True, tuple(sink)))
-            else:
-                results.append((value, True, ()))
-        if on_progress is not None and counts.records % PROGRESS_EVERY == 0:
-            done = counter[0].count if counter else 0
-            on_progress(Progress(counts.records, done, total, time.perf_counter() - started))
-        yield record_id, results
+            line, identifier, properties = row  # type: ignore[misc]
+            records += 1
+            if unseen:
+                found = unseen & properties.keys()
+                if found:
+                    unseen -= found
+                    seen |= found
+                if len(sample) < 200:
+                    sample.update(properties.keys())
+            if stages.names:
+                stages(properties)
+            record_id = identifier if identifier is not None else str(line or records)
+            if on_progress is not None and records % PROGRESS_EVERY == 0:
+                done = counter[0].count if counter else 0
+                on_progress(Progress(records, done, total, time.perf_counter() - started))
+            if single is not None:
+                # One formula (the common case): no list of sinks, one tuple per record.
+                sink: list[Diagnostic] = []
+                try:
+                    value = single(properties, sink)
+                except NotEvaluable as error:
+                    counts.not_evaluable += 1
+                    yield record_id, [(None, False, not_evaluable(error, sink, None).diagnostics)]
+                    continue
+                if value is None:
+                    blank += 1
+                if sink:
+                    counts.unreadable_values += sum(1 for d in sink if d.code == "CF506")
+                    yield record_id, [(value, True, tuple(sink))]
+                else:
+                    yield record_id, [(value, True, ())]
+                continue
+            results: list[Result] = []
+            for function in functions:
+                sink = []
+                try:
+                    value = function(properties, sink)
+                except NotEvaluable as error:
+                    counts.not_evaluable += 1
+                    results.append((None, False, not_evaluable(error, sink, None).diagnostics))
+                    continue
+                if value is None:
+                    blank += 1
+                if sink:
+                    counts.unreadable_values += sum(1 for d in sink if d.code == "CF506")
+                    results.append((value, True, tuple(sink)))
+                else:
+                    results.append((value, True, ()))
+            yield record_id, results
+    finally:
+        counts.records += records
+        counts.blank += blank
     # Only a JSON source with records says which keys exist (a CSV says it in its header).
-    if unseen and counts.records and source.record is None and _has_records_file(source):
+    if unseen and records and source.record is None and _has_records_file(source):
         for notice in _missing_keys(unseen, seen, sample, source.label):
             on_notice(notice)
 
@@ -633,6 +658,9 @@ def write_results(
     write = stream.write
     if output == "csv":
         write("id," + ",".join(csv_cell(f.name) for f in formulas) + "\n")
+        if len(formulas) == 1:
+            _write_one_csv(results, write)
+            results = iter(())
     for record_id, values in results:
         if output == "csv":
             cells = ",".join(csv_cell(plain(v)) if known else "" for v, known, _ in values)
@@ -663,6 +691,28 @@ def write_results(
         )
     elif output == "table":
         _write_table(stream, ["id", *(f.name for f in formulas), "diagnostics"], table)
+
+
+def _write_one_csv(
+    results: Iterator[tuple[str, list[Result]]], write: Callable[[str], Any]
+) -> None:
+    """CSV of one formula: the loop of `write_results` without its per-cell generator (this is
+    the path of exports with millions of records)."""
+    special = (",", '"', "\n", "\r")
+    for record_id, ((value, known, _),) in results:
+        if value is None or not known:
+            cell = ""
+        elif value.__class__ is Decimal:
+            cell = format_number(value)
+        elif value is True or value is False:
+            cell = "true" if value else "false"
+        else:
+            cell = value  # type: ignore[assignment]
+            if any(c in cell for c in special):
+                cell = csv_cell(cell)
+        if not record_id.isalnum():
+            record_id = csv_cell(record_id)
+        write(f"{record_id},{cell}\n")
 
 
 def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]]) -> None:

@@ -236,27 +236,30 @@ def _csv(
     columns = [
         (i, name) for i, name in enumerate(names) if name and (wanted is None or name in wanted)
     ]
+    # The loop runs once per record of exports with millions: locals, no helper calls on
+    # the common path (an ASCII row of the right width).
+    make = tuple.__new__
+    line = reader.line_num
     while True:
-        start = reader.line_num + 1
+        start = line + 1
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
-            yield RecordProblem(start, _csv_error(error, start, reader.line_num))
+            line = reader.line_num
+            yield RecordProblem(start, _csv_error(error, start, line))
             continue
         line = reader.line_num
-        if not row:
-            continue
         if len(row) != width:
-            yield RecordProblem(line, f"{len(row)} fields where the header has {width}")
+            if row:
+                yield RecordProblem(line, f"{len(row)} fields where the header has {width}")
             continue
-        if _undecodable("".join(row)):
+        if not "".join(row).isascii() and _undecodable("".join(row)):
             yield RecordProblem(line, "the row holds a byte that is not UTF-8")
             continue
         properties: dict[str, object] = {name: row[i] for i, name in columns}
-        record_id = row[id_column] if id_column >= 0 else None
-        yield RecordRow(line, record_id, properties)
+        yield make(RecordRow, (line, row[id_column] if id_column >= 0 else None, properties))
 
 
 def _csv_error(error: csv.Error, start: int, end: int) -> str:
