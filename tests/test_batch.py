@@ -277,17 +277,17 @@ def test_a_bad_record_is_a_usage_error(record: str) -> None:
 
 def test_json_summary_counts_say_what_they_count(tmp_path: Path) -> None:
     records = tmp_path / "r.csv"
-    records.write_text("id,a\n1,2\n2,apples\n3,4,5\n")
+    records.write_text("id,a\n1,2\n2,apples\n3,4,5\n4,pears\n5,\n")
     result = cli("eval", "--expr", "a + 1", "--records", str(records), "--format", "json")
     summary = json.loads(result.stdout)["summary"]
     assert summary == {
-        "records": 2,
-        "blank": 1,
+        "records": 4,
+        "blank": 3,
         "not_evaluable": 0,
-        "unreadable_values": 1,
+        "unreadable_values": 2,
         "skipped": 1,
     }
-    assert "1 unreadable value(s), 1 skipped" in result.stderr
+    assert "3 blank, 0 not evaluable, 2 unreadable value(s), 1 skipped" in result.stderr
 
 
 def _big(tmp_path: Path) -> Path:
