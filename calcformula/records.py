@@ -288,10 +288,11 @@ def sniff_kind(head: bytes) -> str:
         # One object per line is NDJSON; one object over many lines is HubSpot's JSON page.
         first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0].strip()
         try:
-            json.loads(first)
+            value = json.loads(first)
         except (ValueError, RecursionError):
             return "json"
-        return "ndjson"
+        # HubSpot's page of results on one line is JSON, not one record.
+        return "json" if isinstance(value, dict) and "results" in value else "ndjson"
     return "csv"
 
 

@@ -324,3 +324,27 @@ def test_progress_on_a_terminal_not_on_a_pipe(tmp_path: Path) -> None:
     assert process.returncode == 0, text
     assert "records/s" in text and " of " in text and "MB (" in text, text
     assert "300000 record(s)" in text
+
+
+def test_pasted_text_is_read_like_a_file() -> None:
+    """The library a front end calls: records as text, format guessed from the content."""
+    compiled = CompiledFormula(check("a * 2"))
+    formulas = [Formula("double", compiled)]
+    texts = {
+        "csv": "id,a\n1,2\n2,x,y\n",
+        "ndjson": '{"id": "1", "a": "2"}\n{"id": "2", "a": [1]}\n',
+        "json": '{"results": [{"id": "1", "properties": {"a": "2"}}, 5]}',
+    }
+    for kind, text in texts.items():
+        stream = io.StringIO()
+        notices: list[Notice] = []
+        summary = run(
+            formulas,
+            Source.from_text(text),
+            output="csv",
+            stream=stream,
+            on_notice=notices.append,
+        )
+        assert stream.getvalue() == "id,double\n1,4\n", kind
+        assert (summary.records, summary.skipped) == (1, 1), kind
+        assert [n.severity for n in notices] == [Severity.WARNING], kind
