@@ -212,16 +212,52 @@ def _ndjson_source(literal: str, wanted: Sequence[str]) -> Source:
         expressions=[
             _json_text("$.properties.hs_object_id"),
             _json_text("$.hs_object_id"),
-            _row_number(),
+            exp.Cast(this=_identifier("__line"), to=exp.DataType.build("VARCHAR")),
         ],
     )
-    objects = f"(SELECT * FROM {relation} WHERE json_type(json) = 'OBJECT')"
+    checked = (
+        f"(SELECT __line, json, {_ndjson_problem()} AS __problem FROM "
+        f"(SELECT row_number() OVER () AS __line, json FROM {relation}))"
+    )
+    objects = f"(SELECT __line, json FROM {checked} WHERE __problem IS NULL)"
     source = Source(objects, {name: Column(value(name)) for name in wanted}, identifier)
     source.not_objects = (
-        "SELECT n, json_type(json) FROM (SELECT row_number() OVER () AS n, json "
-        f"FROM {relation}) WHERE json_type(json) <> 'OBJECT' ORDER BY n"
+        f"SELECT __line, __problem FROM {checked} WHERE __problem IS NOT NULL ORDER BY __line"
     )
     return source
+
+
+def _ndjson_problem() -> str:
+    """Why records.py would not read a line as a record (NULL: it would). The precise checks
+    walk every value, so they run only on lines where a cheap test says they may apply."""
+    from calcformula.records import MAX_LINE_BYTES, MAX_NUMBER_DIGITS
+
+    text = "CAST(json AS VARCHAR)"
+
+    def any_value(condition: str) -> str:
+        each = (
+            f"list_bool_or(list_transform(json_extract(json, '{{path}}'), lambda x: {condition}))"
+        )
+        inner, flat = each.format(path="$.properties.*"), each.format(path="$.*")
+        return f"CASE WHEN json_exists(json, '$.properties') THEN {inner} ELSE {flat} END"
+
+    nested = any_value("json_type(x) IN ('OBJECT', 'ARRAY')")
+    long_number = any_value(
+        "json_type(x) IN ('UBIGINT', 'BIGINT', 'DOUBLE', 'HUGEINT') "
+        f"AND length(CAST(x AS VARCHAR)) > {MAX_NUMBER_DIGITS}"
+    )
+    return (
+        "CASE WHEN json_type(json) <> 'OBJECT' THEN 'the line is a JSON ' || "
+        "lower(json_type(json)) || ', not an object' "
+        f"WHEN length({text}) > {MAX_LINE_BYTES} THEN "
+        f"'the line is longer than {MAX_LINE_BYTES:,} characters' "
+        "WHEN json_exists(json, '$.properties') AND "
+        "json_type(json, '$.properties') <> 'OBJECT' THEN '`properties` is not an object' "
+        f"WHEN (strpos({text}, '[') > 0 OR length({text}) - length(replace({text}, '{{', '')) > 2)"
+        f" AND {nested} THEN 'a value is a JSON object or list' "
+        f"WHEN length({text}) > {MAX_NUMBER_DIGITS} AND {long_number} THEN "
+        f"'a number of more than {MAX_NUMBER_DIGITS:,} digits' END"
+    )
 
 
 def _shown(formula: SqlFormula, value: exp.Expr, output: str) -> exp.Expr:
@@ -407,10 +443,7 @@ class DuckDBEngine:
         """Lines DuckDB could not read (CSV), or NDJSON values that are not records."""
         if self.source.not_objects is not None:
             found = self.connection.execute(self.source.not_objects).fetchall()
-            return [
-                Problem(int(n), f"record {n} is a JSON {kind.lower()}, not an object")
-                for n, kind in found
-            ]
+            return [Problem(int(line), str(problem)) for line, problem in found]
         if not self.source.rejects:
             return []
         found = self.connection.execute(
