@@ -177,11 +177,15 @@ class Summary:
         }
 
     def line(self) -> str:
-        engine = ", DuckDB engine (values only)" if self.engine == "sql" else ""
+        if self.engine == "sql":  # SQL gives values only: it cannot count unreadable ones
+            return (
+                f"{self.records} record(s): {self.blank} blank, {self.skipped} skipped "
+                f"({self.seconds:.2f} s, DuckDB engine: unreadable values are blank, not counted)"
+            )
         return (
             f"{self.records} record(s): {self.blank} blank, {self.not_evaluable} not evaluable, "
             f"{self.unreadable_values} unreadable value(s), {self.skipped} skipped "
-            f"({self.seconds:.2f} s{engine})"
+            f"({self.seconds:.2f} s)"
         )
 
 
