@@ -15,22 +15,30 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import click
 
 from calcformula import __version__, codes, terminal
+from calcformula.batch import (
+    ENGINES,
+    FORMATS,
+    BatchError,
+    Formula,
+    Notice,
+    Progress,
+    Source,
+    SqlRefused,
+    read_names,
+)
+from calcformula.batch import run as batch_run
 from calcformula.checker import check
 from calcformula.diagnostics import Diagnostic, Severity
 from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, PortalContext
-from calcformula.evaluator.reference import not_evaluable
-from calcformula.evaluator.runtime import NotEvaluable
 from calcformula.formatter import format_tree
-from calcformula.functions import ALIASES, REGISTRY, Value, lookup
+from calcformula.functions import ALIASES, REGISTRY, lookup
 from calcformula.manifest import ManagedProperty, Manifest, load_manifest
-from calcformula.nodes import Property, PropertyKind, walk
 from calcformula.parser import decode, parse
 from calcformula.project import (
     FileReport,
@@ -43,7 +51,7 @@ from calcformula.project import (
     managed_schema,
     manifest_schemas,
 )
-from calcformula.records import RecordProblem, RecordRow, parse_record_json, read_records
+from calcformula.records import RecordProblem, RecordRow
 from calcformula.render import (
     diagnostic_record,
     render_github,
@@ -52,11 +60,8 @@ from calcformula.render import (
 )
 from calcformula.safe_io import write_atomic
 from calcformula.schema import PropertyInfo, Schema
-from calcformula.values import format_number
-from calcformula.values import json_value as _json_value
 
 if TYPE_CHECKING:
-    from calcformula.duckdb_engine import DuckDBEngine
     from calcformula.sql import ColumnType
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -325,7 +330,7 @@ def _emit_reports(reports: list[FileReport], output: str) -> None:
         checked = f"{summary['files']} file(s)" if summary["files"] or not reports else "--expr"
         click.echo(
             f"{checked} checked: {summary['errors']} error(s), "
-            f"{summary['warnings']} warning(s), {summary['infos']} note(s)",
+            f"{summary['warnings']} warning(s), {summary['infos']} info(s)",
             err=True,
         )
 
@@ -348,7 +353,7 @@ def _summary(reports: list[FileReport]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class Source:
+class FormulaSource:
     """Where a formula's text comes from, so that its diagnostics name that file and point at
     the right line: --expr, a .calc file, or a property of a manifest (inline or in a file)."""
 
@@ -368,13 +373,12 @@ class Source:
         return render_text(mapped, manifest.text, self.path, colour)
 
 
-@dataclass
-class Target:
-    """One formula to evaluate: from --expr, a .calc file, or a manifest property."""
+@dataclass(frozen=True)
+class Target(Formula):
+    """One formula to evaluate (from --expr, a .calc file, or a manifest property) and where
+    its text comes from, so that its diagnostics name that file."""
 
-    name: str
-    formula: CompiledFormula
-    source: Source = dataclasses.field(default_factory=Source)
+    source: FormulaSource = dataclasses.field(default_factory=lambda: FormulaSource())
 
 
 def _parse_now(text: str | None) -> int | None:
@@ -397,13 +401,13 @@ def _compile_or_report(
     declared: str | None,
     context: EvalContext,
     options: tuple[str, ...] | None = None,
-    source: Source | None = None,
+    source: FormulaSource | None = None,
 ) -> CompiledFormula:
     checked = check(text, schema=schema, declared_type=declared, options=options)
     try:
         return CompiledFormula(checked, schema, context)
     except CompileError:
-        source = source or Source()
+        source = source or FormulaSource()
         errors = [d for d in checked.diagnostics if d.is_error]
         click.echo(source.render(errors, text, terminal.colour(sys.stderr)), err=True)
         subject = "the formula" if source.prop is None else f"property {name}"
@@ -418,8 +422,8 @@ def _compile_or_report(
 @click.option(
     "--records",
     "records_path",
-    type=click.Path(dir_okay=False),
-    help="Records: HubSpot API JSON, NDJSON or CSV (internal names or labels).",
+    help="Records: HubSpot API JSON, NDJSON, CSV (internal names or labels) or Parquet; "
+    "- reads standard input.",
 )
 @click.option("--schema", "schema_path", help="HubSpot property JSON (file or folder).")
 @click.option("--object", "object_name", help="The object of the records.")
@@ -440,7 +444,7 @@ def _compile_or_report(
 @click.option(
     "--format",
     "output",
-    type=click.Choice(["table", "csv", "json", "ndjson"]),
+    type=click.Choice(list(FORMATS)),
     default="table",
     show_default=True,
 )
@@ -452,11 +456,12 @@ def _compile_or_report(
 )
 @click.option(
     "--engine",
-    type=click.Choice(["auto", "python", "duckdb"]),
+    type=click.Choice(list(ENGINES)),
     default="auto",
     show_default=True,
-    help="python: record by record, with per-record notes. duckdb: the compiled SQL on "
-    "DuckDB, for large files and Parquet. auto: duckdb for Parquet and files over 32 MB.",
+    help="python: the evaluator, record by record, with per-record diagnostics. duckdb: "
+    "with --format csv, the compiled SQL on DuckDB (fast; says what can differ). auto: the "
+    "evaluator, DuckDB reading Parquet; every engine prints the same results.",
 )
 @click.option(
     "--trace",
@@ -485,7 +490,8 @@ def eval_command(
     show_trace: bool = False,
     record_ids: tuple[str, ...] = (),
 ) -> None:
-    """Evaluate a formula (.calc file, manifest or --expr) against records."""
+    """Evaluate a formula (.calc file, manifest, - for standard input, or --expr) against
+    records."""
     if show_trace or record_ids:
         if engine == "duckdb":
             _fail("--trace and --id evaluate record by record: use --engine python")
@@ -493,46 +499,95 @@ def eval_command(
             _fail("--trace prints a tree: use --format table, json or ndjson")
         engine = "python"
     if (path is None) == (expression is None):
-        _fail("give a PATH (.calc file or calcformula.yaml) or --expr, not both")
+        _fail("give a PATH (.calc file or calcformula.yaml, - for standard input) or --expr")
     if record_json is not None and records_path is not None:
         _fail("give --record or --records, not both")
+    if path == "-" and records_path == "-":
+        _fail("standard input holds either the formula (-) or the records (--records -)")
     now = _parse_now(now_text)
     portal = _load_portal(portal_path) if portal_path else None
     try:
+        source = _records_source(records_path, record_json)
         targets, schema, portal = _eval_targets(
             path, expression, schema_path, object_name, property_names, declared_type, now, portal
         )
-    except UsageError as error:
+    except (UsageError, BatchError) as error:
         _fail(str(error))
-    if records_path is not None and not Path(records_path).is_file():
-        _fail(f"{records_path}: no such file")
-    if engine != "python" and records_path is not None:
-        chosen = _duckdb_engine(engine, targets, records_path, schema, now)
-        if chosen is not None:
-            _eval_with_duckdb(chosen, targets, output, output_path)
-            return
-    elif engine == "duckdb":
-        _fail("--engine duckdb evaluates a file of records: give --records")
-    rows: Iterator[RecordRow | RecordProblem]
-    if records_path is not None:
-        if Path(records_path).suffix.lower() == ".parquet":
-            _fail(f"{records_path}: Parquet is read by the DuckDB engine (--engine duckdb)")
-        rows = read_records(records_path, schema, _read_names(targets))
-    elif record_json is not None:
-        rows = iter([parse_record_json(record_json)])
-    else:
-        rows = iter([RecordRow(0, None, {})])
+        raise  # pragma: no cover
+    if show_trace:
+        _eval_traced(targets, source, output, output_path, schema, record_ids)
+    show = _ProgressLine() if source.path is not None and sys.stderr.isatty() else None
+    try:
+        summary = batch_run(
+            list(targets),
+            source,
+            output=output,
+            destination=output_path,
+            engine=engine,
+            schema=schema,
+            portal=portal,
+            now_ms=now,
+            on_notice=lambda notice: _notice(notice, show),
+            on_progress=show,
+        )
+    except SqlRefused as refused:
+        for target in targets:
+            found = refused.diagnostics.get(target.name, ())
+            if found:
+                text = target.compiled.checked.parse.text
+                click.echo(render_text(found, text, target.name, sys.stderr.isatty()), err=True)
+        _fail(str(refused))
+        raise  # pragma: no cover
+    except BatchError as error:
+        _fail(str(error))
+        raise  # pragma: no cover
+    finally:
+        if show is not None:
+            show.clear()
+    missing = set(record_ids) - summary.ids
+    if missing:
+        click.echo(f"no record with id {', '.join(sorted(missing))}", err=True)
+    click.echo(summary.line(), err=True)
+    sys.exit(EXIT_FOUND if summary.skipped or missing else EXIT_OK)
+
+
+def _eval_traced(
+    targets: list[Target],
+    source: Source,
+    output: str,
+    output_path: str | None,
+    schema: Schema | None,
+    record_ids: tuple[str, ...],
+) -> None:
+    """`eval --trace`: each record (or those of --id) as a tree of the formula's steps."""
+    from calcformula.batch import records
+    from calcformula.trace import write_traces
+
+    rows = records(source, schema, read_names(targets), lambda n: click.echo(str(n), err=True))
     missing: set[str] = set()
     if record_ids:
         rows = _only_ids(rows, record_ids, missing)
-    if show_trace:
-        _eval_traced(targets, rows, output, output_path, schema, missing)
-    counts = _Counts()
-    results = _python_results(targets, rows, counts)
-    problems = _write_to(output_path, targets, results, output, records_path is not None, counts)
+    stream: IO[str] = sys.stdout
+    if output_path is not None:
+        stream = open(output_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    started = time.perf_counter()
+    try:
+        formulas = [(t.name, t.compiled.checked, t.compiled.context) for t in targets]
+        colour = output_path is None and terminal.colour(sys.stdout)
+        counts = write_traces(
+            formulas, rows, output, stream, schema, colour, lambda m: click.echo(m, err=True)
+        )
+    finally:
+        if output_path is not None:
+            stream.close()
     if missing:
         click.echo(f"no record with id {', '.join(sorted(missing))}", err=True)
-    sys.exit(EXIT_FOUND if problems or missing else EXIT_OK)
+    click.echo(
+        f"{counts.records} record(s): {counts.blank} blank, {counts.unknown} not evaluable, "
+        f"{counts.unreadable} unreadable ({time.perf_counter() - started:.2f} s)",
+        err=True,
+    )
+    sys.exit(EXIT_FOUND if counts.unreadable or missing else EXIT_OK)
 
 
 def _only_ids(
@@ -552,209 +607,54 @@ def _only_ids(
             yield row
 
 
-def _eval_traced(
-    targets: list[Target],
-    rows: Iterator[RecordRow | RecordProblem],
-    output: str,
-    output_path: str | None,
-    schema: Schema | None,
-    missing: set[str],
-) -> None:
-    from calcformula.trace import write_traces
-
-    stream: IO[str] = sys.stdout
-    if output_path is not None:
-        stream = open(output_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-    started = time.perf_counter()
-    try:
-        formulas = [(t.name, t.formula.checked, t.formula.context) for t in targets]
-        colour = output_path is None and sys.stdout.isatty()
-        counts = write_traces(
-            formulas, rows, output, stream, schema, colour, lambda m: click.echo(m, err=True)
-        )
-    finally:
-        if output_path is not None:
-            stream.close()
-    if missing:
-        click.echo(f"no record with id {', '.join(sorted(missing))}", err=True)
-    click.echo(
-        f"{counts.records} record(s): {counts.blank} blank, {counts.unknown} not evaluable, "
-        f"{counts.unreadable} unreadable ({time.perf_counter() - started:.2f} s)",
-        err=True,
-    )
-    sys.exit(EXIT_FOUND if counts.unreadable or missing else EXIT_OK)
+def _records_source(records_path: str | None, record_json: str | None) -> Source:
+    if records_path == "-":
+        return Source.from_stream(sys.stdin.buffer)
+    if records_path is not None:
+        if not Path(records_path).is_file():
+            raise UsageError(f"{records_path}: no such file")
+        return Source.from_path(records_path)
+    if record_json is not None:
+        return Source.from_record(record_json)
+    return Source.empty()
 
 
-AUTO_BYTES = 32 * 1024 * 1024  # --engine auto: files this large go to DuckDB
+def _notice(notice: Notice, progress: _ProgressLine | None) -> None:
+    if progress is not None:
+        progress.clear()
+    click.echo(str(notice), err=True)
 
 
-def _duckdb_engine(
-    engine: str,
-    targets: list[Target],
-    records_path: str,
-    schema: Schema | None,
-    now: int | None,
-) -> DuckDBEngine | None:
-    """The DuckDB engine for this job, or None when `auto` keeps the Python engine."""
-    from calcformula import duckdb_engine
+class _ProgressLine:
+    """`120,000 records, 35.2 of 120.0 MB (29%), 48,000 records/s` on a terminal's stderr,
+    redrawn at most five times a second."""
 
-    path = Path(records_path)
-    kind = duckdb_engine.input_kind(path)
-    if engine == "auto":
-        large = path.stat().st_size >= AUTO_BYTES
-        if kind is None or not (kind == "parquet" or large) or not duckdb_engine.available():
-            return None
-    checked = [(t.name, t.formula.checked) for t in targets]
-    moment = now if now is not None else EvalContext().now_ms
-    try:
-        chosen = duckdb_engine.DuckDBEngine(checked, path, schema, moment)
-    except duckdb_engine.EngineError as error:
-        if engine == "auto" and kind != "parquet":
-            return None
-        _fail(str(error))
-        raise  # pragma: no cover
-    if not chosen.ok:
-        if engine == "auto" and kind != "parquet":
-            chosen.close()
-            return None
-        for target in targets:
-            text = target.formula.checked.parse.text
-            found = [d for d in chosen.diagnostics if d in _sql_diagnostics(chosen, target.name)]
-            if found:
-                click.echo(target.source.render(found, text, terminal.colour(sys.stderr)), err=True)
-        _fail("the DuckDB engine cannot evaluate these formulas; use --engine python")
-    if engine == "auto":
-        size = path.stat().st_size / 1_048_576  # MB
-        click.echo(
-            f"evaluating with the DuckDB engine ({size:,.1f} MB of records); "
-            "numbers keep 10 decimals; --engine python keeps every digit and gives per-record "
-            "notes",
-            err=True,
-        )
-    return chosen
+    def __init__(self) -> None:
+        self.shown = False
+        self.last = 0.0
 
+    def __call__(self, progress: Progress) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2:
+            return
+        self.last = now
+        rate = progress.records / progress.seconds if progress.seconds > 0 else 0.0
+        done = progress.done_bytes / 1_048_576
+        if progress.total_bytes:
+            total = progress.total_bytes / 1_048_576
+            share = min(100.0, 100 * progress.done_bytes / progress.total_bytes)
+            where = f"{done:,.1f} of {total:,.1f} MB ({share:.0f}%)"
+        else:
+            where = f"{done:,.1f} MB"
+        sys.stderr.write(f"\r{progress.records:,} records, {where}, {rate:,.0f} records/s\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
 
-def _sql_diagnostics(engine: DuckDBEngine, name: str) -> tuple[Diagnostic, ...]:
-    for target_name, formula in engine.formulas:
-        if target_name == name:
-            return formula.diagnostics
-    return ()
-
-
-def _eval_with_duckdb(
-    engine: DuckDBEngine, targets: list[Target], output: str, output_path: str | None
-) -> None:
-    from calcformula.duckdb_engine import EngineError, Problem
-
-    try:
-        if output_path is not None and (
-            output == "csv" or (output == "ndjson" and len(targets) == 1)
-        ):
-            run = engine.write(output, output_path)
-            for problem in run.problems:
-                click.echo(f"line {problem.line}: {problem.message}; record skipped", err=True)
-            click.echo(
-                f"{run.records} record(s): {run.blank} blank, 0 not evaluable, "
-                f"{len(run.problems)} unreadable ({run.seconds:.2f} s, DuckDB engine)",
-                err=True,
-            )
-            sys.exit(EXIT_FOUND if run.problems else EXIT_OK)
-        counts = _Counts()
-        problems: list[Problem] = []
-
-        def results() -> Iterator[tuple[str, list[Result]]]:
-            for record_id, values in engine.rows():
-                yield record_id, [(value, True, ()) for value in values]
-            # Known once the scan is over, and reported before the summary that counts them.
-            problems.extend(engine.problems())
-            counts.unreadable = len(problems)
-            for problem in problems:
-                click.echo(f"line {problem.line}: {problem.message}; record skipped", err=True)
-
-        _write_to(output_path, targets, _counting(results(), counts), output, True, counts)
-    except EngineError as error:
-        _fail(str(error))
-    finally:
-        engine.close()
-    sys.exit(EXIT_FOUND if problems else EXIT_OK)
-
-
-@dataclass
-class _Counts:
-    records: int = 0
-    blank: int = 0
-    unknown: int = 0
-    unreadable: int = 0
-
-
-Result = tuple[Value, bool, tuple[Diagnostic, ...]]
-
-
-def _counting(
-    results: Iterator[tuple[str, list[Result]]], counts: _Counts
-) -> Iterator[tuple[str, list[Result]]]:
-    for record_id, values in results:
-        counts.records += 1
-        counts.blank += sum(1 for value, _, _ in values if value is None)
-        yield record_id, values
-
-
-def _python_results(
-    targets: list[Target], rows: Iterator[RecordRow | RecordProblem], counts: _Counts
-) -> Iterator[tuple[str, list[Result]]]:
-    """Each record's results from the compiled Python functions, with per-record notes."""
-    functions = [target.formula.function for target in targets]
-    for row in rows:
-        if row.__class__ is RecordProblem:
-            counts.unreadable += 1
-            click.echo(f"line {row.line}: {row.message}; record skipped", err=True)
-            continue
-        line, identifier, properties = row  # type: ignore[misc]
-        counts.records += 1
-        record_id = identifier if identifier is not None else str(line or counts.records)
-        results: list[Result] = []
-        for function in functions:
-            sink: list[Diagnostic] = []
-            try:
-                value = function(properties, sink)
-            except NotEvaluable as error:
-                counts.unknown += 1
-                results.append((None, False, not_evaluable(error, sink, None).diagnostics))
-                continue
-            if value is None:
-                counts.blank += 1
-            results.append((value, True, tuple(sink) if sink else ()))
-        yield record_id, results
-
-
-def _write_to(
-    output_path: str | None,
-    targets: list[Target],
-    results: Iterator[tuple[str, list[Result]]],
-    output: str,
-    from_file: bool,
-    counts: _Counts,
-) -> int:
-    stream: IO[str] = sys.stdout
-    if output_path is not None:
-        stream = open(output_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
-    try:
-        return _run_eval(targets, results, output, stream, from_file, counts)
-    finally:
-        if output_path is not None:
-            stream.close()
-
-
-def _read_names(targets: list[Target]) -> set[str]:
-    """The record keys the formulas read (CSV rows keep only these columns)."""
-    names: set[str] = set()
-    for target in targets:
-        for node in walk(target.formula.checked.tree):
-            if isinstance(node, Property):
-                names.add(
-                    f"timestamp({node.name})" if node.kind is PropertyKind.TIMESTAMP else node.name
-                )
-    return names
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
 
 
 def _load_portal(path: str) -> PortalContext:
@@ -787,11 +687,12 @@ def _eval_targets(
         else:
             assert path is not None
             try:
-                text, _ = decode(Path(path).read_bytes())
+                data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+                text, _ = decode(data)
             except OSError as error:
                 raise UsageError(f"{path}: {error.strerror}") from None
-            display = path
-        source = Source(display)
+            display = "<stdin>" if path == "-" else path
+        source = FormulaSource(display)
         compiled = _compile_or_report(
             "value", text, schema, declared_type, context(portal), source=source
         )
@@ -826,108 +727,12 @@ def _eval_targets(
     schema = managed_schema(manifest, target_object, schemas)
     targets = []
     for p in selected:
-        source = Source(str(p.formula_file or path), manifest, p)
+        source = FormulaSource(str(p.formula_file or path), manifest, p)
         compiled = _compile_or_report(
             p.name, p.formula, schema, p.type, context(portal), p.option_values or None, source
         )
         targets.append(Target(p.name, compiled, source))
     return targets, schema, portal
-
-
-def _diagnostics_json(diagnostics: tuple[Diagnostic, ...]) -> str:
-    return json.dumps(
-        [{"code": d.code, "severity": d.severity.value, "message": d.message} for d in diagnostics],
-        ensure_ascii=False,
-    )
-
-
-def _run_eval(
-    targets: list[Target],
-    results: Iterator[tuple[str, list[Result]]],
-    output: str,
-    stream: IO[str],
-    from_file: bool,
-    counts: _Counts,
-) -> int:
-    started = time.perf_counter()
-    show_progress = from_file and sys.stderr.isatty()
-    table: list[list[str]] = []
-    json_items: list[str] = []
-    several = len(targets) > 1
-    write = stream.write
-    if output == "csv":
-        write("id," + ",".join(_csv_cell(t.name) for t in targets) + "\n")
-    for record_id, values in results:
-        if show_progress and counts.records % 10_000 == 0:
-            click.echo(f"\r{counts.records:,} records", err=True, nl=False)
-        if output == "csv":
-            cells = ",".join(_csv_cell(_plain(v)) if known else "" for v, known, _ in values)
-            write(f"{_csv_cell(record_id)},{cells}\n")
-        elif output in ("ndjson", "json"):
-            for target, (value, evaluable, diagnostics) in zip(targets, values, strict=True):
-                item = (
-                    f'{{"id": {json.dumps(record_id)}, '
-                    + (f'"property": {json.dumps(target.name)}, ' if several else "")
-                    + f'"value": {_json_value(value)}, '
-                    + ('"evaluable": false, ' if not evaluable else "")
-                    + f'"diagnostics": {_diagnostics_json(diagnostics) if diagnostics else "[]"}}}'
-                )
-                if output == "ndjson":
-                    write(item + "\n")
-                else:
-                    json_items.append(item)
-        else:
-            notes = "; ".join(f"{d.code} {d.message}" for _, _, found in values for d in found)
-            table.append([record_id, *(_shown(v, known) for v, known, _ in values), notes])
-    if show_progress:
-        click.echo("\r", err=True, nl=False)
-    elapsed = time.perf_counter() - started
-    if output == "json":
-        summary = {
-            "records": counts.records,
-            "blank": counts.blank,
-            "not_evaluable": counts.unknown,
-            "unreadable": counts.unreadable,
-            "seconds": round(elapsed, 3),
-        }
-        write(
-            '{"results": ['
-            + ",\n".join(json_items)
-            + '],\n"summary": '
-            + json.dumps(summary)
-            + "}\n"
-        )
-    else:
-        if output == "table":
-            _write_table(stream, ["id", *(t.name for t in targets), "notes"], table)
-        click.echo(
-            f"{counts.records} record(s): {counts.blank} blank, {counts.unknown} not evaluable, "
-            f"{counts.unreadable} unreadable ({elapsed:.2f} s)",
-            err=True,
-        )
-    return counts.unreadable
-
-
-def _plain(value: Value) -> str:
-    if value is None:
-        return ""
-    if value.__class__ is Decimal:
-        return format_number(value)
-    if value is True or value is False:
-        return "true" if value else "false"
-    return value  # type: ignore[return-value]
-
-
-def _shown(value: Value, evaluable: bool) -> str:
-    if not evaluable:
-        return "(not evaluable)"
-    return "(blank)" if value is None else _plain(value)
-
-
-def _csv_cell(text: str) -> str:
-    if "," in text or '"' in text or "\n" in text or "\r" in text:
-        return '"' + text.replace('"', '""') + '"'
-    return text
 
 
 def _width(text: str) -> int:
@@ -1057,7 +862,7 @@ def sql_command(
     formulas = []
     failed = False
     for target in targets:
-        checked = target.formula.checked
+        checked = target.compiled.checked
         formula = compile_sql(checked, dialect, columns, now)
         errors = [d for d in formula.diagnostics if d.is_error]
         if errors:

@@ -224,7 +224,12 @@ class SqlBuilder:
         trimmed = self.trim(text)
         pairs: list[tuple[exp.Expr, exp.Expr]] = []
         if dates is not True:
-            pairs.append((self.matches(trimmed, NUMBER_TEXT), self.number(trimmed.copy())))
+            value = self.number(trimmed.copy())
+            if self.name == "duckdb" and isinstance(value, exp.Cast):
+                # A value the decimal type cannot hold (29 integer digits) is blank, as
+                # eval's warning says; one such value must not stop a run over millions.
+                value = exp.TryCast(this=value.this, to=value.to)
+            pairs.append((self.matches(trimmed, NUMBER_TEXT), value))
         if dates is not False:
             if dates:
                 pairs.append(
