@@ -56,6 +56,7 @@ from calcformula.records import (
     read_stream,
 )
 from calcformula.schema import Schema
+from calcformula.tables import write_table
 from calcformula.values import format_number
 
 ENGINES = ("auto", "python", "duckdb")
@@ -713,7 +714,7 @@ def write_results(
             + "}\n"
         )
     elif output == "table":
-        _write_table(stream, ["id", *(f.name for f in formulas), "diagnostics"], table)
+        write_table(stream, ["id", *(f.name for f in formulas), "diagnostics"], table)
 
 
 def _write_one_csv(
@@ -736,22 +737,6 @@ def _write_one_csv(
         if not record_id.isalnum():
             record_id = csv_cell(record_id)
         write(f"{record_id},{cell}\n")
-
-
-def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]]) -> None:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = min(max(widths[i], len(cell)), 40)
-
-    def line(cells: list[str]) -> str:
-        parts = [cell[:40].ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
-        return "  ".join([*parts, cells[-1]]).rstrip()
-
-    stream.write(line(headers) + "\n")
-    stream.write("  ".join("-" * w for w in widths) + "  " + "-" * len(headers[-1]) + "\n")
-    for row in rows:
-        stream.write(line(row) + "\n")
 
 
 # --- one job ---------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import difflib
 import json
 import sys
 import time
-import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +59,7 @@ from calcformula.render import (
 )
 from calcformula.safe_io import write_atomic
 from calcformula.schema import PropertyInfo, Schema
+from calcformula.tables import write_table
 
 if TYPE_CHECKING:
     from calcformula.sql import ColumnType
@@ -529,6 +529,7 @@ def eval_command(
             now_ms=now,
             on_notice=lambda notice: _notice(notice, show),
             on_progress=show,
+            only=set(record_ids) or None,
         )
     except SqlRefused as refused:
         for target in targets:
@@ -733,47 +734,6 @@ def _eval_targets(
         )
         targets.append(Target(p.name, compiled, source))
     return targets, schema, portal
-
-
-def _width(text: str) -> int:
-    """Columns the text takes on a terminal: wide (East Asian) characters take two,
-    combining marks none."""
-    return sum(
-        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
-        for c in text
-    )
-
-
-def _fit(text: str, width: int) -> str:
-    """The text cut to `width` columns (an ellipsis marks the cut), padded to exactly that."""
-    if _width(text) > width:
-        kept = ""
-        for char in text:
-            if _width(kept + char) > width - 1:
-                break
-            kept += char
-        text = kept + "…"
-    return text + " " * (width - _width(text))
-
-
-def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]], cap: int = 40) -> None:
-    """Columns under their headings: each as wide as its heading and its widest cell (cells
-    are cut at `cap` columns), the last column left as long as it is."""
-    cells = [[" ".join(cell.split()) for cell in row] for row in rows]  # one line per row
-    widths = [_width(h) for h in headers]
-    for row in cells:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = max(widths[i], min(_width(cell), cap))
-        widths[-1] = max(widths[-1], min(_width(row[-1]), cap))
-
-    def line(row: list[str]) -> str:
-        parts = [_fit(cell, widths[i]) for i, cell in enumerate(row[:-1])]
-        return "  ".join([*parts, row[-1]]).rstrip()
-
-    stream.write(line(headers) + "\n")
-    stream.write("  ".join("-" * w for w in widths) + "\n")
-    for row in cells:
-        stream.write(line(row) + "\n")
 
 
 # --- sql ---------------------------------------------------------------------------------
@@ -1011,7 +971,7 @@ def explain(code: str | None) -> None:
             [c.code, c.severity.value, c.name, _first_sentence(c.summary)]
             for c in codes.CODES.values()
         ]
-        _write_table(sys.stdout, ["code", "severity", "name", "title"], rows)
+        write_table(sys.stdout, ["code", "severity", "name", "title"], rows)
         return
     by_name = {c.name: c for c in codes.CODES.values()}
     entry = codes.CODES.get(code.upper()) or by_name.get(code.lower())
@@ -1051,7 +1011,7 @@ def functions(name: str | None) -> None:
             [function.family, function.signature, function.evidence.value]
             for function in sorted(REGISTRY.values(), key=lambda f: (f.family, f.name))
         ]
-        _write_table(sys.stdout, ["family", "signature", "evidence"], rows, cap=80)
+        write_table(sys.stdout, ["family", "signature", "evidence"], rows, cap=80)
         return
     entry = lookup(name)
     if entry is None:

@@ -165,7 +165,7 @@ def test_eval_table(tmp_path: Path) -> None:
         str(records),
     )
     assert result.returncode == 0, result.stderr
-    rows = assert_table(result.stdout, ["id", "value", "notes"])
+    rows = assert_table(result.stdout, ["id", "value", "diagnostics"])
     assert [row[0] for row in rows] == ["記録-1", "2", "300"]
     assert rows[0][1:] == ["日本語のテキスト", ""]
     assert rows[1][1] == "(blank)" and "CF508" in rows[1][2]
