@@ -85,9 +85,14 @@ class Offsets:
 # --- inputs ----------------------------------------------------------------------------------
 
 
+def _schema(text: str, object_name: str = "") -> tuple[Schema | None, str | None]:
+    """The pasted properties JSON as a schema of `object_name` (what the command takes from
+    the file's name), or the reason it cannot be one."""
+    return _parsed_schema(text, object_name.strip().lower())
+
+
 @lru_cache(maxsize=8)
-def _schema(text: str) -> tuple[Schema | None, str | None]:
-    """The pasted properties JSON as a schema, or the reason it cannot be one."""
+def _parsed_schema(text: str, object_name: str) -> tuple[Schema | None, str | None]:
     if not text.strip():
         return None, None
     try:
@@ -95,15 +100,9 @@ def _schema(text: str) -> tuple[Schema | None, str | None]:
     except json.JSONDecodeError as error:
         return None, f"schema: line {error.lineno}, column {error.colno}: not JSON: {error.msg}"
     try:
-        return Schema.from_json(data, str(_object_name(data)), "schema"), None
+        return Schema.from_json(data, object_name, "schema"), None
     except SchemaError as error:
         return None, str(error)
-
-
-def _object_name(data: Any) -> str:
-    if isinstance(data, dict) and isinstance(data.get("object"), str):
-        return str(data["object"])
-    return ""
 
 
 def _declared(request: dict[str, Any]) -> str | None:
@@ -120,9 +119,20 @@ def _text(request: dict[str, Any], key: str) -> str:
     return value
 
 
+def _checked(request: dict[str, Any]) -> CheckResult:
+    return _checked_text(
+        _text(request, "formula"),
+        _text(request, "schema"),
+        _text(request, "object"),
+        _declared(request),
+    )
+
+
 @lru_cache(maxsize=4)
-def _checked(formula: str, schema_text: str, declared: str | None) -> CheckResult:
-    schema, _ = _schema(schema_text)
+def _checked_text(
+    formula: str, schema_text: str, object_name: str, declared: str | None
+) -> CheckResult:
+    schema, _ = _schema(schema_text, object_name)
     return check(formula, schema=schema, declared_type=declared)
 
 
@@ -219,15 +229,15 @@ def op_check(request: dict[str, Any]) -> dict[str, Any]:
     """Diagnostics and highlighting: what the page asks on every keystroke."""
     formula = _text(request, "formula")
     schema_text = _text(request, "schema")
-    _, schema_problem = _schema(schema_text)
-    checked = _checked(formula, schema_text, _declared(request))
+    _, schema_problem = _schema(schema_text, _text(request, "object"))
+    checked = _checked(request)
     offsets = Offsets(formula)
     return {
         "diagnostics": [_diagnostic(d, offsets) for d in checked.diagnostics],
         "tokens": _tokens(checked, offsets),
         "type": checked.result_type.value,
         "schema_problem": schema_problem,
-        "schema_properties": len(_schema(schema_text)[0] or ()),
+        "schema_properties": len(_schema(schema_text, _text(request, "object"))[0] or ()),
     }
 
 
@@ -235,7 +245,7 @@ def op_fix(request: dict[str, Any]) -> dict[str, Any]:
     """The formula with one diagnostic's fix applied (`index` into op_check's list), or every
     first fix (`all`): the command's fix engine."""
     formula = _text(request, "formula")
-    checked = _checked(formula, _text(request, "schema"), _declared(request))
+    checked = _checked(request)
     if request.get("all"):
         chosen = list(checked.diagnostics)
     else:
@@ -261,11 +271,8 @@ def _with_first_fix(diagnostic: Diagnostic, index: int) -> Diagnostic:
 
 def op_details(request: dict[str, Any]) -> dict[str, Any]:
     """HubSpot's stored form, the canonical form, the SQL and the records' values."""
-    formula = _text(request, "formula")
-    schema_text = _text(request, "schema")
-    schema, _ = _schema(schema_text)
-    declared = _declared(request)
-    checked = _checked(formula, schema_text, declared)
+    schema, _ = _schema(_text(request, "schema"), _text(request, "object"))
+    checked = _checked(request)
     now = _now(request)
     answer: dict[str, Any] = {"hubspot": None, "canonical": None, "sql": None}
     if checked.parse.ok:
@@ -361,7 +368,9 @@ def _results(
     if not checked.ok:
         return {"rows": [], "problems": ["the formula has errors; nothing was evaluated"]}
     try:
-        compiled = CompiledFormula(checked, schema, EvalContext(now_ms=now) if now is not None else None)
+        compiled = CompiledFormula(
+            checked, schema, EvalContext(now_ms=now) if now is not None else None
+        )
     except CompileError:
         return {"rows": [], "problems": ["the formula has errors; nothing was evaluated"]}
     records, problems, found = _parsed_records(text, chosen, schema, _read_names(checked))
@@ -398,8 +407,8 @@ def op_trace(request: dict[str, Any]) -> dict[str, Any]:
         return {"available": False, "reason": "this build has no calcformula.trace"}
     formula = _text(request, "formula")
     schema_text = _text(request, "schema")
-    schema, _ = _schema(schema_text)
-    checked = _checked(formula, schema_text, _declared(request))
+    schema, _ = _schema(schema_text, _text(request, "object"))
+    checked = _checked(request)
     if not checked.ok:
         return {"available": True, "problem": "the formula has errors; nothing was evaluated"}
     records, _, _ = _parsed_records(
@@ -440,7 +449,7 @@ def op_complete(request: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(raw, int) or not 0 <= raw <= len(formula) + len(offsets.wide):
         raise RequestError("`offset` must be a position in the formula")
     offset = offsets.from_js(raw)
-    schema, _ = _schema(_text(request, "schema"))
+    schema, _ = _schema(_text(request, "schema"), _text(request, "object"))
     before = formula[:offset]
     prefix = _NAME_PREFIX.search(before)
     start = offset - len(prefix.group()) if prefix else offset
