@@ -36,6 +36,8 @@ const metrics = {
     !checking && checkKey === keyOf(inputs()) && detailsKey === JSON.stringify(inputs()),
 };
 window.__playground = metrics;
+metrics.setFormula = (text) =>
+  view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
 metrics.reset = () => {
   $("example").value = "";
   $("trace").hidden = true;
@@ -106,6 +108,7 @@ async function complete(context) {
   return {
     from: response.from,
     to: response.to,
+    validFor: /^[A-Za-z_][A-Za-z0-9_]*$/,
     options: response.items.map((item) => ({
       label: item.label,
       apply: item.apply,
