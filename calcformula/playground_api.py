@@ -420,20 +420,37 @@ def op_trace(request: dict[str, Any]) -> dict[str, Any]:
     record_id, properties = records[index]
     now = _now(request)
     result = trace(formula, properties, schema=schema, now=now, record_id=record_id)
-    answer = result.to_json()
+    exact = getattr(result, "to_json_text", None)
+    # Exact numbers where the trace offers them (to_json's numbers are floats).
+    data: dict[str, Any] = (
+        json.loads(exact(), parse_float=Decimal) if callable(exact) else result.to_json()
+    )
     offsets = Offsets(formula)
-    _shift(answer.get("trace"), offsets)
-    return {"available": True, "id": record_id, **answer}
+    data["value"] = _trace_shown(data.get("value"), bool(data.get("evaluable", True)))
+    stack = [data.get("trace")]
+    while stack:  # traces are as deep as the formula: no recursion
+        step = stack.pop()
+        if not isinstance(step, dict):
+            continue
+        for key in ("start", "end"):
+            if isinstance(step.get(key), int):
+                step[key] = offsets.to_js(step[key])
+        step["value"] = _trace_shown(step.get("value"), bool(step.get("evaluated", True)))
+        stack.extend(step.get("children") or ())
+    return {"available": True, "id": record_id, **data}
 
 
-def _shift(step: Any, offsets: Offsets) -> None:
-    if not isinstance(step, dict):
-        return
-    for key in ("start", "end"):
-        if isinstance(step.get(key), int):
-            step[key] = offsets.to_js(step[key])
-    for child in step.get("children") or ():
-        _shift(child, offsets)
+def _trace_shown(value: Any, evaluated: bool) -> str:
+    """A trace value as the page shows it; numbers exact, text quoted."""
+    if not evaluated:
+        return "not evaluated"
+    if value is None:
+        return "(blank)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal | int | float):
+        return format_number(Decimal(str(value)))
+    return json.dumps(value, ensure_ascii=False)
 
 
 _NAME_PREFIX = re.compile(r"[A-Za-z_][A-Za-z0-9_]*$")

@@ -324,7 +324,7 @@ async function showTrace(index) {
   }
   const head = document.createElement("p");
   head.dataset.testid = "trace-explanation";
-  head.textContent = `Record ${response.id}: ${response.explanation}`;
+  head.textContent = `Record ${response.id}: ${response.value}. ${response.explanation}`;
   body.append(head);
   if (response.blank_causes && response.blank_causes.length) {
     const causes = document.createElement("p");
@@ -340,10 +340,9 @@ async function showTrace(index) {
 
 function traceStep(step) {
   const item = document.createElement("li");
-  const shown = step.evaluated === false ? "not evaluated" : step.value === null ? "(blank)" : JSON.stringify(step.value);
-  item.textContent = `${step.text} → ${shown}` + (step.reason ? ` (${step.reason})` : "");
+  item.textContent = `${step.text} → ${step.value}` + (step.reason ? ` (${step.reason})` : "");
   if (step.evaluated === false) item.className = "skipped";
-  else if (step.value === null) item.className = "blank";
+  else if (step.value === "(blank)") item.className = "blank";
   if (step.children && step.children.length) {
     const list = document.createElement("ul");
     for (const child of step.children) list.append(traceStep(child));
