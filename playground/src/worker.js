@@ -8,16 +8,22 @@ let handle = null;
 const phases = {};
 const mark = (name) => (phases[name] = Math.round(performance.now()));
 
+async function fetchWheel(name) {
+  const response = await fetch("wheels/" + name);
+  if (!response.ok) throw new Error(`wheels/${name}: HTTP ${response.status}`);
+  return response.arrayBuffer();
+}
+
 async function start() {
   mark("worker");
+  // The wheels download while Pyodide starts.
+  const wheels = fetch("wheels/wheels.json")
+    .then((response) => response.json())
+    .then((listing) => Promise.all(listing.wheels.map(fetchWheel)));
+  wheels.catch(() => null); // reported below, once Pyodide is up
   const pyodide = await loadPyodide({ indexURL: new URL("pyodide/", self.location.href).href });
   mark("pyodide");
-  const listing = await (await fetch("wheels/wheels.json")).json();
-  for (const name of listing.wheels) {
-    const response = await fetch("wheels/" + name);
-    if (!response.ok) throw new Error(`wheels/${name}: HTTP ${response.status}`);
-    pyodide.unpackArchive(await response.arrayBuffer(), "wheel");
-  }
+  for (const buffer of await wheels) pyodide.unpackArchive(buffer, "wheel");
   mark("wheels");
   const api = pyodide.pyimport("calcformula.playground_api");
   handle = api.handle;
