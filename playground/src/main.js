@@ -2,8 +2,8 @@
 // No checking, evaluating or formatting happens here; see calcformula/playground_api.py.
 import { EditorView, minimalSetup } from "codemirror";
 import { EditorState, StateEffect, StateField, RangeSetBuilder } from "@codemirror/state";
-import { Decoration, keymap } from "@codemirror/view";
-import { autocompletion, completionKeymap } from "@codemirror/autocomplete";
+import { Decoration } from "@codemirror/view";
+import { autocompletion } from "@codemirror/autocomplete";
 import { setDiagnostics, lintGutter } from "@codemirror/lint";
 import { compressToEncodedURIComponent, decompressFromEncodedURIComponent } from "lz-string";
 
@@ -130,7 +130,6 @@ const view = new EditorView({
       tokenField,
       lintGutter(),
       autocompletion({ override: [complete], activateOnTyping: true }),
-      keymap.of(completionKeymap),
       EditorView.contentAttributes.of({ "aria-label": "Formula", "aria-multiline": "true" }),
       EditorView.updateListener.of((update) => {
         if (update.docChanged) {
@@ -274,6 +273,7 @@ async function runDetails() {
     return;
   }
   $("hubspot-form").textContent = response.hubspot ?? "(fix the syntax errors first)";
+  $("copy-hubspot").disabled = response.hubspot == null;
   $("sql").textContent = response.sql ?? response.sql_problems.join("\n");
   renderResults(response.results);
   document.body.dataset.details = String(serial);
