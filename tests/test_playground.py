@@ -458,6 +458,10 @@ def test_screenshot_for_the_docs(page: Page, tmp_path: Path) -> None:
     page.select_option("[data-testid=example]", label="Weighted amount")
     settle(page)
     page.locator("[data-testid=results] tbody tr").first.wait_for()
+    why = page.locator("[data-testid=results] tr:has(td.blank) [data-testid=trace-button]")
+    if why.count():
+        why.first.click()
+        page.locator("[data-testid=trace-explanation]").wait_for()
     target = (
         ROOT / "docs" / "playground.png"
         if os.environ.get("CALCFORMULA_UPDATE_SCREENSHOT") == "1"
