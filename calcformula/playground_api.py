@@ -348,13 +348,13 @@ def _parsed_records(
             if isinstance(item, RecordProblem):
                 problems.append(f"line {item.line}: {item.message}; record skipped")
                 continue
+            if len(rows) == MAX_RECORDS:
+                problems.append(f"only the first {MAX_RECORDS} records are shown")
+                break
             line, identifier, properties = item
             rows.append(
                 (identifier if identifier is not None else str(line or len(rows) + 1), properties)
             )
-            if len(rows) >= MAX_RECORDS:
-                problems.append(f"only the first {MAX_RECORDS} records are shown")
-                break
         return rows, problems, suffix[1:]
     finally:
         os.unlink(path)

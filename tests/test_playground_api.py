@@ -135,3 +135,17 @@ def test_trace_names_the_blank_input_with_exact_values() -> None:
 
 def test_info_says_whether_trace_is_there() -> None:
     assert ask(op="info")["trace"] is (importlib.util.find_spec("calcformula.trace") is not None)
+
+
+def test_at_most_max_records_are_shown() -> None:
+    from calcformula.playground_api import MAX_RECORDS
+
+    header = "Record ID,Amount\n"
+    exactly = header + "".join(f"{i},{i}\n" for i in range(MAX_RECORDS))
+    answer = ask(op="details", formula="amount", records=exactly)
+    assert len(answer["results"]["rows"]) == MAX_RECORDS
+    assert answer["results"]["problems"] == []
+    more = exactly + "x,1\n"
+    answer = ask(op="details", formula="amount", records=more)
+    assert len(answer["results"]["rows"]) == MAX_RECORDS
+    assert answer["results"]["problems"] == [f"only the first {MAX_RECORDS} records are shown"]
