@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     )
     from calcformula.functions import Type, Value
     from calcformula.schema import PropertyInfo, Schema, SchemaError, load_schemas
+    from calcformula.trace import Trace, trace
 
 # Loaded on first use, so that `import calcformula; calcformula.parse(...)` stays quick.
 _LAZY = {
@@ -49,6 +50,8 @@ _LAZY = {
     "Schema": "calcformula.schema",
     "SchemaError": "calcformula.schema",
     "load_schemas": "calcformula.schema",
+    "Trace": "calcformula.trace",
+    "trace": "calcformula.trace",
 }
 
 
@@ -56,7 +59,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'calcformula' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    loaded = importlib.import_module(module)
+    # `trace` is its module, which is callable: importing the submodule rebinds the name anyway
+    value = loaded if name == "trace" else getattr(loaded, name)
     globals()[name] = value
     return value
 
@@ -88,12 +93,7 @@ def format(source: str | Node | ParseResult, style: Style = "canonical", width: 
 def _context(now: int | _dt.datetime | None, portal: PortalContext | None) -> EvalContext:
     from calcformula.evaluator import EvalContext
 
-    if now is None:
-        return EvalContext(portal=portal)
-    if isinstance(now, _dt.datetime):
-        moment = now if now.tzinfo else now.replace(tzinfo=_dt.UTC)
-        now = int(moment.timestamp() * 1000)
-    return EvalContext(now_ms=now, portal=portal)
+    return EvalContext.at(now, portal)
 
 
 def evaluate(
@@ -163,6 +163,7 @@ __all__ = [
     "Severity",
     "Span",
     "TextEdit",
+    "Trace",
     "Type",
     "Value",
     "check",
@@ -172,4 +173,5 @@ __all__ = [
     "format",
     "load_schemas",
     "parse",
+    "trace",
 ]

@@ -12,7 +12,6 @@ from typing import Any, cast
 
 from lark import Transformer
 
-from calcformula.lexer import Token
 from calcformula.nodes import Binary as BinaryNode
 from calcformula.nodes import (
     BinaryOp,
@@ -32,6 +31,7 @@ from calcformula.nodes import (
     UnaryOp,
 )
 from calcformula.span import Span
+from calcformula.tokens import Token
 
 _BINARY = {
     "PLUS": BinaryOp.ADD,

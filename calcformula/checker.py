@@ -12,10 +12,17 @@ unguarded blanks, blank conditions, ambiguous precedence, division by zero, bool
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from calcformula import codes
-from calcformula.diagnostics import Diagnostic, Fix, Related, TextEdit, sort_diagnostics
+from calcformula.diagnostics import (
+    Diagnostic,
+    Fix,
+    Related,
+    Severity,
+    TextEdit,
+    sort_diagnostics,
+)
 from calcformula.formatter import FormatError, format_tree
 from calcformula.functions import Blanks, Type, lookup
 from calcformula.nodes import (
@@ -97,6 +104,11 @@ class _Checker:
         self.types: dict[int, Type] = {}
         self.references: dict[int, PropertyInfo] = {}
         self.first_kind: dict[str, Property] = {}
+        # Diagnostics a later rule may sharpen once it sees the context (index in
+        # `diagnostics`): a bare checkbox compared with 0 or 1, an unknown name compared
+        # with text (a value that lacks its quotes).
+        self.checkbox_reads: dict[int, int] = {}
+        self.unknown_names: dict[int, int] = {}
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.diagnostics.append(diagnostic)
@@ -124,7 +136,8 @@ class _Checker:
             return Type.ERROR
         if isinstance(node, Constant):
             if node.name is ConstantName.TARGET:
-                self.report(codes.TARGET_VARIABLE.at(node.span))
+                if "." not in self.source(node):  # `TARGET.x`: the lexer reported CF210
+                    self.report(codes.TARGET_VARIABLE.at(node.span))
                 return Type.ANY
             if node.name is ConstantName.E and self.schema is not None and self.schema.get("e"):
                 self.report(codes.EULER_SHADOWS.at(node.span))
@@ -166,6 +179,10 @@ class _Checker:
             if node.kind is not PropertyKind.TIMESTAMP:
                 first = self.first_kind.setdefault(node.name, node)
                 if first.kind is not node.kind:
+                    # T2 (revised): HubSpot accepts one name read several ways; only a
+                    # boolean read bare is a known trap (T2a), so that pair is a warning.
+                    kinds = {first.kind, node.kind}
+                    trap = PropertyKind.BOOL in kinds and PropertyKind.NUMBER in kinds
                     self.report(
                         codes.NAME_TWO_KINDS.at(
                             node.span,
@@ -174,9 +191,9 @@ class _Checker:
                             second=_KIND_WORDS[first.kind],
                             where=f"{first.span.line}:{first.span.column}",
                             related=(Related(first.span, f"`{node.name}` is first read here"),),
+                            severity=None if trap else Severity.INFO,
                         )
                     )
-                    return Type.ERROR
             return written
         info = self.schema.get(node.name)
         if info is None:
@@ -185,8 +202,11 @@ class _Checker:
             suggestion = ""
             if guess is not None:
                 suggestion = f" (did you mean `{guess}`?)"
-                fixes = (Fix(f"Replace with `{guess}`", (TextEdit(node.name_span, guess),)),)
+                fixes = (
+                    Fix(f"Replace with `{guess}`", (TextEdit(node.name_span, guess),), safe=False),
+                )
             where = f" on {self.schema.object_name}" if self.schema.object_name else ""
+            self.unknown_names[id(node)] = len(self.diagnostics)
             self.report(
                 codes.UNKNOWN_PROPERTY.at(
                     node.name_span, name=node.name, suggestion=suggestion + where, fixes=fixes
@@ -198,9 +218,13 @@ class _Checker:
             return Type.STRING
         if info.reads_as is node.kind:
             return Type.DATETIME if info.is_date else written
+        # T2 (revised): a wrapper that does not match the property's type is accepted by
+        # HubSpot; the value is the property's text read the way the wrapper says. Only the
+        # types that result can clash (reported where they are used).
         replacement = info.reference
-        fix = (Fix(f"Write `{replacement}`", (TextEdit(node.span, replacement),)),)
         if node.kind is PropertyKind.NUMBER and info.reads_as is PropertyKind.BOOL:
+            fix = (Fix(f"Write `{replacement}`", (TextEdit(node.span, replacement),), safe=False),)
+            self.checkbox_reads[id(node)] = len(self.diagnostics)
             self.report(codes.CHECKBOX_AS_NUMBER.at(node.span, name=node.name, fixes=fix))
         else:
             ptype = info.type if info.type != "bool" else "boolean"
@@ -210,11 +234,11 @@ class _Checker:
                     name=node.name,
                     article=_article(ptype),
                     ptype=ptype,
+                    read=_KIND_WORDS[node.kind],
                     reference=replacement,
-                    fixes=fix,
                 )
             )
-        return Type.ERROR
+        return written
 
     def _need_bool(self, node: Node, actual: Type, what: str) -> Type:
         if actual in (Type.BOOL, Type.ERROR, Type.ANY):
@@ -243,6 +267,8 @@ class _Checker:
             a = self._need_bool(left, lt, f"the left side of `{op.value}`")
             b = self._need_bool(node.right, rt, f"the right side of `{op.value}`")
             return Type.ERROR if Type.ERROR in (a, b) else Type.BOOL
+        if op in (BinaryOp.EQ, BinaryOp.NE):
+            self._sharpen_equality(node, left)
         if absorbed:
             return Type.ERROR
         if Type.ANY in (lt, rt):
@@ -253,7 +279,7 @@ class _Checker:
             if lt is Type.STRING and rt is Type.STRING:
                 return Type.STRING
             if {lt, rt} & {Type.STRING} and (lt.is_number or rt.is_number):
-                self.report(codes.TEXT_PLUS_NUMBER.at(node.span))
+                self.report(self._text_plus_number(node, left, lt))
                 return Type.ERROR
             return self._operand_error(node, left, lt, rt, "numbers or two texts")
         if op in (BinaryOp.SUB, BinaryOp.MUL, BinaryOp.DIV):
@@ -279,19 +305,98 @@ class _Checker:
             )
             return Type.BOOL
         hint = ""
-        for side in (left, node.right):
+        fixes: list[Fix] = []
+        for index, side in enumerate((left, node.right)):
             if (
                 isinstance(side, Property)
                 and side.kind is PropertyKind.NUMBER
                 and Type.STRING in (lt, rt)
             ):
-                hint = f"; if `{side.name}` holds text, write `string({side.name})`"
+                wrapped = f"string({self.source(side)})"
+                quoted = f"'{side.name}'"
+                as_text = Fix(
+                    f"Read `{side.name}` as text", (TextEdit(side.span, wrapped),), safe=False
+                )
+                as_value = Fix(f"Quote `{side.name}`", (TextEdit(side.span, quoted),), safe=False)
+                if index == 1 and self.schema is None:
+                    # `string(dealstage) = closedwon`: a value that lacks its quotes.
+                    hint = (
+                        f"; if `{side.name}` is a value, quote it: {quoted}; if it is a "
+                        f"property holding text, write `{wrapped}`"
+                    )
+                    fixes += [as_value, as_text]
+                else:
+                    hint = f"; if `{side.name}` holds text, write `{wrapped}`"
+                    fixes.append(as_text)
         self.report(
             codes.COMPARE_TYPES.at(
-                node.span, op=node.spelling or op.value, left=lt.words, right=rt.words, hint=hint
+                node.span,
+                op=node.spelling or op.value,
+                left=lt.words,
+                right=rt.words,
+                hint=hint,
+                fixes=tuple(fixes),
             )
         )
         return Type.ERROR
+
+    def _text_plus_number(self, node: Binary, left: Node, lt: Type) -> Diagnostic:
+        """CF302, with the fix that fits: a bare name is most likely a text property read as
+        a number (`firstname + ' '`), anything else a number to convert."""
+        number = node.right if lt is Type.STRING else left
+        text = self.source(number)
+        if isinstance(number, Property) and number.kind is PropertyKind.NUMBER:
+            info = self.references.get(id(number))
+            if info is None or info.reads_as is PropertyKind.STRING:
+                wrapped = f"string({text})"
+                return codes.TEXT_PLUS_NUMBER.at(
+                    node.span,
+                    advice=f"if `{number.name}` holds text, read it with `{wrapped}`",
+                    fixes=(
+                        Fix(f"Write `{wrapped}`", (TextEdit(number.span, wrapped),), safe=False),
+                    ),
+                )
+        converted = f"number_to_string{text}" if number.parens else f"number_to_string({text})"
+        return codes.TEXT_PLUS_NUMBER.at(
+            node.span,
+            advice="convert the number with `number_to_string(…)`",
+            fixes=(Fix(f"Write `{converted}`", (TextEdit(number.span, converted),)),),
+        )
+
+    def _sharpen_equality(self, node: Binary, left: Node) -> None:
+        """A bare checkbox compared with 1 or 0 gets a fix that rewrites the comparison (a
+        rewrap alone would compare a boolean with a number); an unknown name compared with
+        text gets the quotes it probably lacks."""
+        for side, other in ((left, node.right), (node.right, left)):
+            index = self.checkbox_reads.get(id(side))
+            if (
+                index is not None
+                and isinstance(side, Property)
+                and isinstance(other, Number)
+                and other.value in (0, 1)
+            ):
+                truthy = (other.value == 1) == (node.op is BinaryOp.EQ)
+                wrapped = f"bool({side.name})" if truthy else f"not bool({side.name})"
+                fix = Fix(f"Write `{wrapped}`", (TextEdit(node.span, wrapped),), safe=False)
+                old = self.diagnostics[index]
+                self.diagnostics[index] = replace(old, fixes=(fix,))
+            index = self.unknown_names.get(id(side))
+            if (
+                index is not None
+                and isinstance(side, Property)
+                and self.types.get(id(other)) is Type.STRING
+            ):
+                quoted = f"'{side.name}'"
+                old = self.diagnostics[index]
+                self.diagnostics[index] = replace(
+                    old,
+                    message=old.message + f"; if it is a value, quote it: {quoted}",
+                    # A close property name (did-you-mean) stays the first fix.
+                    fixes=(
+                        *old.fixes,
+                        Fix(f"Quote `{side.name}`", (TextEdit(side.span, quoted),), safe=False),
+                    ),
+                )
 
     def _operand_error(
         self, node: Binary, left: Node, lt: Type, rt: Type, expected: str, hint: str = ""
@@ -326,6 +431,7 @@ class _Checker:
                     expected=count,
                     got=len(node.args),
                     plural="" if count == "1" else "s",
+                    signature=function.signature,
                 )
             )
             return Type.ERROR
@@ -358,6 +464,10 @@ class _Checker:
                 )
             )
             failed = True
+        if not failed and function.check_literals is not None:
+            literals = [arg.value if isinstance(arg, String) else None for arg in node.args]
+            for index, problem in function.check_literals(literals):
+                self.report(codes.REGEX_PROBLEM.at(node.args[index].span, message=problem))
         if function.result is Type.SAME:
             return Type.ERROR if failed else argument_types[0]
         return function.result
@@ -408,7 +518,7 @@ class _Checker:
         return codes.BLANK_STRING_BRANCH.at(
             node.else_branch.span,
             type=main.value,
-            fixes=(Fix("Replace `else ''` with `endif`", (TextEdit(whole, "endif"),)),),
+            fixes=(Fix("Replace `else ''` with `endif`", (TextEdit(whole, "endif"),), safe=False),),
         )
 
 
@@ -510,7 +620,7 @@ class _Guards:
             if strict and node.name not in present and node.kind is not PropertyKind.TIMESTAMP:
                 if condition is not None:
                     self.conditions.setdefault((id(condition), node.name), node)
-                elif group is not None and not self._is_date(node):
+                elif group is not None:
                     group.unguarded.append(node)
             return
         if isinstance(node, Binary):
@@ -536,6 +646,12 @@ class _Guards:
         if isinstance(node, Call):
             function = lookup(node.name)
             blanks = function.blanks if function is not None else Blanks.PROPAGATE
+            if node.name == "concatenate" and group is None and condition is None:
+                # A join of several texts is blank when any part is (like a sum).
+                joined = self.groups.setdefault(id(node), _ArithmeticGroup(node))
+                for arg in node.args:
+                    self.visit(arg, present, strict, joined, condition)
+                return
             for index, arg in enumerate(node.args):
                 arg_strict = strict and (
                     blanks is Blanks.PROPAGATE or (blanks is Blanks.FALLBACK and index > 0)
@@ -548,7 +664,14 @@ class _Guards:
             watched = node if node.else_branch is not None or len(node.branches) > 1 else None
             self.ifs[id(node)] = node
             for branch in node.branches:
-                self.visit(branch.condition, frozenset(facts), strict, None, watched)
+                # Without else, a blank condition gives what a false one gives: no warning.
+                self.visit(
+                    branch.condition,
+                    frozenset(facts),
+                    strict and watched is not None,
+                    None,
+                    watched,
+                )
                 self.visit(
                     branch.value,
                     frozenset(facts | positive_facts(branch.condition)),
@@ -559,6 +682,71 @@ class _Guards:
                 facts |= negative_facts(branch.condition)
             if node.else_branch is not None:
                 self.visit(node.else_branch, frozenset(facts), strict, None, None)
+
+    def _unguarded(self, group: _ArithmeticGroup, listed: str, names: list[str]) -> Diagnostic:
+        """CF401 with advice and a fix that fit the type: a number counts a blank as 0; a
+        date cannot (0 is 1970), nor can text (`''` is itself blank), so those are guarded
+        with `is_present(…)`, where a guard can give a useful value."""
+        checker = self.checker
+        refs = group.unguarded
+        verb = "is" if len(names) == 1 else "are"
+        related = tuple(Related(r.span, f"`{r.name}` may be blank") for r in refs[1:6])
+        texts = [r for r in refs if checker.types.get(id(r)) is Type.STRING]
+        dates = [r for r in refs if self._is_date(r)]
+        if not texts and not dates:
+            edits = tuple(TextEdit(r.span, f"coalesce({checker.source(r)}, 0)") for r in refs)
+            return codes.UNGUARDED_BLANK.at(
+                refs[0].span,
+                names=listed,
+                verb=verb,
+                advice="count a blank as 0 with `coalesce(…, 0)`, or test `is_present(…)` first",
+                related=related,
+                fixes=(Fix("Count blank values as 0 with coalesce(…, 0)", edits, safe=False),),
+            )
+        fixes: tuple[Fix, ...] = ()
+        if texts and len(refs) == 1:
+            fix = self._without(group.root, refs[0])
+            if fix is not None:
+                fixes = (fix,)
+        kind = "a date" if dates and not texts else "text"
+        advice = (
+            f"test `is_present(…)` first and say what the result is without it ({kind} cannot "
+            + ("count as 0)" if kind == "a date" else "fall back to `''`, which is blank too)")
+        )
+        return codes.UNGUARDED_BLANK.at(
+            refs[0].span, names=listed, verb=verb, advice=advice, related=related, fixes=fixes
+        )
+
+    def _without(self, root: Node, ref: Property) -> Fix | None:
+        """`if is_present(r) then <join> else <join without r>` for a join where `r` is a
+        direct part (`'Deal: ' + string(dealname)`, `concatenate(…)`)."""
+        checker = self.checker
+        if isinstance(root, Call):
+            parts = list(root.args)
+        elif isinstance(root, Binary) and root.op is BinaryOp.ADD:
+            bottom, chain = left_spine(root)
+            if any(link.op is not BinaryOp.ADD for link in chain):
+                return None
+            parts = [bottom, *(link.right for link in chain)]
+        else:
+            return None
+        if not any(part is ref for part in parts):
+            return None
+        rest = [checker.source(p) for p in parts if p is not ref]
+        if isinstance(root, Call) and len(rest) >= 2:
+            without = f"concatenate({', '.join(rest)})"
+        else:
+            without = " + ".join(rest)
+        whole = checker.source(root)
+        reference = checker.source(ref)
+        guarded = f"if is_present({reference}) then {whole} else {without}"
+        if root is not checker.result.tree or root.parens:
+            guarded = f"({guarded})"
+        return Fix(
+            f"Leave out `{ref.name}` when it is blank",
+            (TextEdit(root.span, guarded),),
+            safe=False,
+        )
 
     def _is_date(self, node: Property) -> bool:
         info = self.checker.references.get(id(node))
@@ -575,22 +763,7 @@ class _Guards:
             )
             if len(names) > 1:
                 listed = "any of " + listed
-            edits = []
-            for ref in group.unguarded:
-                text = checker.source(ref)
-                fallback = "''" if checker.types.get(id(ref)) is Type.STRING else "0"
-                edits.append(TextEdit(ref.span, f"coalesce({text}, {fallback})"))
-            checker.report(
-                codes.UNGUARDED_BLANK.at(
-                    group.unguarded[0].span,
-                    names=listed,
-                    verb="is" if len(names) == 1 else "are",
-                    related=tuple(
-                        Related(r.span, f"`{r.name}` may be blank") for r in group.unguarded[1:6]
-                    ),
-                    fixes=(Fix("Count blank values as 0 with coalesce(…)", tuple(edits)),),
-                )
-            )
+            checker.report(self._unguarded(group, listed, names))
         for (if_id, name), ref in self.conditions.items():
             if self._blank_anyway(self.ifs[if_id], name):
                 continue

@@ -6,12 +6,14 @@ or a record could not be read), 2 usage error or internal failure.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import json
 import sys
 import time
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -19,19 +21,20 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from calcformula import __version__, codes
+from calcformula import __version__, codes, terminal
 from calcformula.checker import check
 from calcformula.diagnostics import Diagnostic, Severity
 from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, PortalContext
 from calcformula.evaluator.reference import not_evaluable
 from calcformula.evaluator.runtime import NotEvaluable
 from calcformula.formatter import format_tree
-from calcformula.functions import REGISTRY, Value, lookup
-from calcformula.manifest import load_manifest
+from calcformula.functions import ALIASES, REGISTRY, Value, lookup
+from calcformula.manifest import ManagedProperty, Manifest, load_manifest
 from calcformula.nodes import Property, PropertyKind, walk
 from calcformula.parser import decode, parse
 from calcformula.project import (
     FileReport,
+    Targets,
     UsageError,
     check_formula_file,
     check_manifest,
@@ -47,14 +50,17 @@ from calcformula.render import (
     render_sarif,
     render_text,
 )
+from calcformula.safe_io import write_atomic
 from calcformula.schema import PropertyInfo, Schema
 from calcformula.values import format_number
+from calcformula.values import json_value as _json_value
 
 if TYPE_CHECKING:
     from calcformula.duckdb_engine import DuckDBEngine
     from calcformula.sql import ColumnType
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
+EXPR = "<expr>"  # how diagnostics name a formula given with --expr (standard input: <stdin>)
 TYPES = ["number", "bool", "string", "enumeration"]
 
 
@@ -77,13 +83,55 @@ class _Commands(click.Group):
 
             for command in COMMANDS:
                 self.add_command(command)
-        return super().get_command(ctx, cmd_name)
+        found = super().get_command(ctx, cmd_name)
+        if found is not None:
+            _add_colour_option(found)
+        return found
+
+
+def _add_colour_option(command: click.Command) -> None:
+    """Every command takes `--color`, the same way (subcommands of `schema` too)."""
+    if not any(p.name == "color" for p in command.params):
+        command.params.append(_colour_option())
+    if isinstance(command, click.Group):
+        for subcommand in command.commands.values():
+            _add_colour_option(subcommand)
+
+
+def _colour_option() -> click.Option:
+    """`--color` after the command too (`calcformula check --color never`), as before it."""
+
+    def apply(context: click.Context, _: click.Parameter, value: str | None) -> None:
+        if value is not None:
+            terminal.configure(context, value)
+
+    return click.Option(
+        ["--color"],
+        type=click.Choice(terminal.CHOICES),
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=apply,
+        help="Colour: auto (a terminal, unless NO_COLOR; FORCE_COLOR colours a pipe too), "
+        "always or never.",
+    )
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, package_name="calcformula")
-def main() -> None:
+@click.option(
+    "--color",
+    "color",
+    type=click.Choice(terminal.CHOICES),
+    default="auto",
+    show_default=True,
+    help="Colour in the output, for every command: auto colours a terminal unless NO_COLOR "
+    "is set (FORCE_COLOR colours a pipe too); the option beats both.",
+)
+@click.pass_context
+def main(context: click.Context, color: str) -> None:
     """Check, evaluate, format and push HubSpot calculation-property formulas."""
+    terminal.configure(context, color)
 
 
 # --- check ---------------------------------------------------------------------------------
@@ -113,6 +161,22 @@ def main() -> None:
     show_default=True,
 )
 @click.option("--strict", is_flag=True, help="Warnings fail the check too.")
+@click.option(
+    "--fix",
+    "apply_fix",
+    is_flag=True,
+    help="Apply the safe fixes in place (.calc files and the formulas inside manifests), then "
+    "report what remains.",
+)
+@click.option(
+    "--diff", "show_diff", is_flag=True, help="Print the fixes as a unified diff; write nothing."
+)
+@click.option(
+    "--unsafe-fixes",
+    is_flag=True,
+    help="With --fix or --diff: also apply fixes that may change what a formula computes "
+    "(guessed names, coalesce(…) around blank values).",
+)
 def check_command(
     paths: tuple[str, ...],
     expression: str | None,
@@ -121,9 +185,27 @@ def check_command(
     declared_type: str | None,
     output: str,
     strict: bool,
+    apply_fix: bool,
+    show_diff: bool,
+    unsafe_fixes: bool,
 ) -> None:
     """Check formulas: .calc files, calcformula.yaml manifests, folders (searched for both)
     or - for standard input. With no PATH, the current folder."""
+    if unsafe_fixes and not (apply_fix or show_diff):
+        _fail("--unsafe-fixes goes with --fix or --diff")
+    write_failed = False
+    if apply_fix or show_diff:
+        if expression is not None or "-" in paths:
+            _fail("--fix and --diff rewrite files: give paths, not --expr or -")
+        try:
+            schema = load_schema_option(schema_path, object_name)
+            changed = _fix_files(paths, schema, declared_type, unsafe_fixes, show_diff)
+        except UsageError as error:
+            _fail(str(error))
+            raise  # pragma: no cover
+        if show_diff:
+            sys.exit(EXIT_FOUND if changed else EXIT_OK)
+        write_failed = changed < 0
     try:
         schema = load_schema_option(schema_path, object_name)
         reports: list[FileReport] = []
@@ -131,9 +213,10 @@ def check_command(
             if paths:
                 _fail("give either --expr or paths, not both")
             result = check(expression, schema=schema, declared_type=declared_type)
-            reports.append(FileReport("<expr>", expression, list(result.diagnostics)))
+            reports.append(FileReport(EXPR, expression, list(result.diagnostics)))
         else:
             targets = collect(paths or (".",))
+            _say_skipped(targets)
             for manifest in targets.manifests:
                 reports.extend(check_manifest(manifest, str(manifest)))
             for formula in targets.formulas:
@@ -150,10 +233,74 @@ def check_command(
         for diagnostic in report.diagnostics:
             counts[diagnostic.severity] += 1
     failed = counts[Severity.ERROR] > 0 or (strict and counts[Severity.WARNING] > 0)
-    sys.exit(EXIT_FOUND if failed else EXIT_OK)
+    sys.exit(EXIT_FOUND if failed or write_failed else EXIT_OK)
 
 
 main.add_command(check_command, "check")
+
+
+def _say_skipped(targets: Targets) -> None:
+    for path, why in targets.skipped:
+        click.echo(f"skipped {path}: {why}", err=True)
+
+
+def _fix_files(
+    paths: tuple[str, ...],
+    schema: Schema | None,
+    declared_type: str | None,
+    unsafe: bool,
+    diff_only: bool,
+) -> int:
+    """`check --fix` / `--diff`: the number of files changed (or that would change), or -1
+    when a file could not be written."""
+    from calcformula.fixing import FileFix, fix_formula_file, fix_manifest
+
+    targets = collect(paths or (".",))
+    if diff_only:
+        _say_skipped(targets)  # with --fix, the check that follows says it
+    results: list[FileFix] = []
+    try:
+        for manifest in targets.manifests:
+            results.extend(fix_manifest(manifest, str(manifest), unsafe))
+        for formula in targets.formulas:
+            results.append(fix_formula_file(formula, str(formula), schema, declared_type, unsafe))
+    except OSError as error:
+        raise UsageError(f"{error.filename}: {error.strerror}") from None
+    changed = failed = 0
+    applied = 0
+    for result in results:
+        for line in result.skipped:
+            click.echo(line, err=True)
+        if not result.changed:
+            continue
+        changed += 1
+        applied += len(result.applied)
+        if diff_only:
+            before, _ = decode(result.before)
+            after, _ = decode(result.after)
+            click.echo(
+                "".join(
+                    difflib.unified_diff(
+                        before.splitlines(keepends=True),
+                        after.splitlines(keepends=True),
+                        fromfile=result.display,
+                        tofile=result.display,
+                    )
+                ),
+                nl=False,
+            )
+            continue
+        try:
+            write_atomic(result.path, result.after)
+        except OSError as error:
+            click.echo(f"cannot write {result.display}: {error.strerror}; left unchanged", err=True)
+            failed += 1
+            continue
+        for item in result.applied:
+            click.echo(f"fixed {result.display}:{item.line}: {item.code} {item.title}", err=True)
+    verb = "would be applied" if diff_only else "applied"
+    click.echo(f"{applied} fix(es) {verb} in {changed - failed} file(s)", err=True)
+    return -1 if failed else changed
 
 
 def _emit_reports(reports: list[FileReport], output: str) -> None:
@@ -170,13 +317,14 @@ def _emit_reports(reports: list[FileReport], output: str) -> None:
     elif output == "sarif":
         click.echo(render_sarif(pairs, __version__))
     else:
-        colour = sys.stdout.isatty()
+        colour = terminal.colour(sys.stdout)
         for report in reports:
             if report.diagnostics:
                 click.echo(render_text(report.diagnostics, report.text, report.path, colour))
         summary = _summary(reports)
+        checked = f"{summary['files']} file(s)" if summary["files"] or not reports else "--expr"
         click.echo(
-            f"{summary['files']} file(s) checked: {summary['errors']} error(s), "
+            f"{checked} checked: {summary['errors']} error(s), "
             f"{summary['warnings']} warning(s), {summary['infos']} note(s)",
             err=True,
         )
@@ -189,7 +337,7 @@ def _summary(reports: list[FileReport]) -> dict[str, int]:
             key = "info" if diagnostic.severity is Severity.HINT else diagnostic.severity.value
             counts[key] += 1
     return {
-        "files": len(reports),
+        "files": sum(1 for report in reports if report.path != EXPR),  # --expr is no file
         "errors": counts["error"],
         "warnings": counts["warning"],
         "infos": counts["info"],
@@ -199,22 +347,34 @@ def _summary(reports: list[FileReport]) -> dict[str, int]:
 # --- eval ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where a formula's text comes from, so that its diagnostics name that file and point at
+    the right line: --expr, a .calc file, or a property of a manifest (inline or in a file)."""
+
+    path: str = EXPR
+    manifest: Manifest | None = None
+    prop: ManagedProperty | None = None
+
+    def render(self, diagnostics: Sequence[Diagnostic], text: str, colour: bool) -> str:
+        manifest, prop = self.manifest, self.prop
+        if manifest is None or prop is None or prop.formula_file is not None:
+            return render_text(diagnostics, text, self.path, colour)
+        # An inline formula: spans into the formula become spans into the manifest's YAML.
+        mapped = [
+            dataclasses.replace(d, span=manifest.map_span(prop, d.span), fixes=(), related=())
+            for d in diagnostics
+        ]
+        return render_text(mapped, manifest.text, self.path, colour)
+
+
 @dataclass
 class Target:
     """One formula to evaluate: from --expr, a .calc file, or a manifest property."""
 
     name: str
     formula: CompiledFormula
-
-
-def _json_value(value: Value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format_number(value)  # exact: the number as JSON text, not a float
-    return json.dumps(value, ensure_ascii=False)
+    source: Source = dataclasses.field(default_factory=Source)
 
 
 def _parse_now(text: str | None) -> int | None:
@@ -237,15 +397,17 @@ def _compile_or_report(
     declared: str | None,
     context: EvalContext,
     options: tuple[str, ...] | None = None,
-    path: str = "<expr>",
+    source: Source | None = None,
 ) -> CompiledFormula:
     checked = check(text, schema=schema, declared_type=declared, options=options)
     try:
         return CompiledFormula(checked, schema, context)
     except CompileError:
+        source = source or Source()
         errors = [d for d in checked.diagnostics if d.is_error]
-        click.echo(render_text(errors, text, path, sys.stderr.isatty()), err=True)
-        click.echo(f"{name}: the formula has errors; nothing was evaluated", err=True)
+        click.echo(source.render(errors, text, terminal.colour(sys.stderr)), err=True)
+        subject = "the formula" if source.prop is None else f"property {name}"
+        click.echo(f"{source.path}: {subject} has errors; nothing was evaluated", err=True)
         sys.exit(EXIT_FOUND)
 
 
@@ -296,6 +458,16 @@ def _compile_or_report(
     help="python: record by record, with per-record notes. duckdb: the compiled SQL on "
     "DuckDB, for large files and Parquet. auto: duckdb for Parquet and files over 32 MB.",
 )
+@click.option(
+    "--trace",
+    "show_trace",
+    is_flag=True,
+    help="Show how each value comes about: the formula as a tree with each step's value, and "
+    "why a result is blank (docs/debugging.md).",
+)
+@click.option(
+    "--id", "record_ids", multiple=True, help="Only the record with this id (repeatable)."
+)
 def eval_command(
     path: str | None,
     expression: str | None,
@@ -310,8 +482,16 @@ def eval_command(
     output: str,
     output_path: str | None,
     engine: str,
+    show_trace: bool = False,
+    record_ids: tuple[str, ...] = (),
 ) -> None:
     """Evaluate a formula (.calc file, manifest or --expr) against records."""
+    if show_trace or record_ids:
+        if engine == "duckdb":
+            _fail("--trace and --id evaluate record by record: use --engine python")
+        if show_trace and output == "csv":
+            _fail("--trace prints a tree: use --format table, json or ndjson")
+        engine = "python"
     if (path is None) == (expression is None):
         _fail("give a PATH (.calc file or calcformula.yaml) or --expr, not both")
     if record_json is not None and records_path is not None:
@@ -342,10 +522,67 @@ def eval_command(
         rows = iter([parse_record_json(record_json)])
     else:
         rows = iter([RecordRow(0, None, {})])
+    missing: set[str] = set()
+    if record_ids:
+        rows = _only_ids(rows, record_ids, missing)
+    if show_trace:
+        _eval_traced(targets, rows, output, output_path, schema, missing)
     counts = _Counts()
     results = _python_results(targets, rows, counts)
     problems = _write_to(output_path, targets, results, output, records_path is not None, counts)
-    sys.exit(EXIT_FOUND if problems else EXIT_OK)
+    if missing:
+        click.echo(f"no record with id {', '.join(sorted(missing))}", err=True)
+    sys.exit(EXIT_FOUND if problems or missing else EXIT_OK)
+
+
+def _only_ids(
+    rows: Iterator[RecordRow | RecordProblem], wanted: tuple[str, ...], missing: set[str]
+) -> Iterator[RecordRow | RecordProblem]:
+    """The records named by --id (an id, or the line number of a record without one); the
+    ids never seen stay in `missing`."""
+    missing.update(wanted)
+    for index, row in enumerate(rows, 1):
+        if isinstance(row, RecordProblem):
+            yield row
+            continue
+        line, identifier, _ = row
+        record_id = identifier if identifier is not None else str(line or index)
+        if record_id in wanted:
+            missing.discard(record_id)
+            yield row
+
+
+def _eval_traced(
+    targets: list[Target],
+    rows: Iterator[RecordRow | RecordProblem],
+    output: str,
+    output_path: str | None,
+    schema: Schema | None,
+    missing: set[str],
+) -> None:
+    from calcformula.trace import write_traces
+
+    stream: IO[str] = sys.stdout
+    if output_path is not None:
+        stream = open(output_path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    started = time.perf_counter()
+    try:
+        formulas = [(t.name, t.formula.checked, t.formula.context) for t in targets]
+        colour = output_path is None and sys.stdout.isatty()
+        counts = write_traces(
+            formulas, rows, output, stream, schema, colour, lambda m: click.echo(m, err=True)
+        )
+    finally:
+        if output_path is not None:
+            stream.close()
+    if missing:
+        click.echo(f"no record with id {', '.join(sorted(missing))}", err=True)
+    click.echo(
+        f"{counts.records} record(s): {counts.blank} blank, {counts.unknown} not evaluable, "
+        f"{counts.unreadable} unreadable ({time.perf_counter() - started:.2f} s)",
+        err=True,
+    )
+    sys.exit(EXIT_FOUND if counts.unreadable or missing else EXIT_OK)
 
 
 AUTO_BYTES = 32 * 1024 * 1024  # --engine auto: files this large go to DuckDB
@@ -384,7 +621,7 @@ def _duckdb_engine(
             text = target.formula.checked.parse.text
             found = [d for d in chosen.diagnostics if d in _sql_diagnostics(chosen, target.name)]
             if found:
-                click.echo(render_text(found, text, target.name, sys.stderr.isatty()), err=True)
+                click.echo(target.source.render(found, text, terminal.colour(sys.stderr)), err=True)
         _fail("the DuckDB engine cannot evaluate these formulas; use --engine python")
     if engine == "auto":
         size = path.stat().st_size / 1_048_576  # MB
@@ -546,7 +783,7 @@ def _eval_targets(
     if expression is not None or (path is not None and not path.endswith((".yaml", ".yml"))):
         schema = load_schema_option(schema_path, object_name)
         if expression is not None:
-            text, display = expression, "<expr>"
+            text, display = expression, EXPR
         else:
             assert path is not None
             try:
@@ -554,10 +791,11 @@ def _eval_targets(
             except OSError as error:
                 raise UsageError(f"{path}: {error.strerror}") from None
             display = path
+        source = Source(display)
         compiled = _compile_or_report(
-            "value", text, schema, declared_type, context(portal), path=display
+            "value", text, schema, declared_type, context(portal), source=source
         )
-        return [Target("value", compiled)], schema, portal
+        return [Target("value", compiled, source)], schema, portal
     assert path is not None
     try:
         manifest = load_manifest(path)
@@ -565,7 +803,7 @@ def _eval_targets(
         raise UsageError(f"{path}: {error.strerror}") from None
     if not manifest.ok:
         errors = [d for d in manifest.diagnostics if d.is_error]
-        click.echo(render_text(errors, manifest.text, path, sys.stderr.isatty()), err=True)
+        click.echo(render_text(errors, manifest.text, path, terminal.colour(sys.stderr)), err=True)
         sys.exit(EXIT_FOUND)
     selected = [p for p in manifest.properties if not property_names or p.name in property_names]
     unknown = set(property_names) - {p.name for p in manifest.properties}
@@ -586,21 +824,13 @@ def _eval_targets(
     schemas, _ = manifest_schemas(manifest)
     target_object = objects.pop()
     schema = managed_schema(manifest, target_object, schemas)
-    targets = [
-        Target(
-            p.name,
-            _compile_or_report(
-                p.name,
-                p.formula,
-                schema,
-                p.type,
-                context(portal),
-                p.option_values or None,
-                str(p.formula_file or path),
-            ),
+    targets = []
+    for p in selected:
+        source = Source(str(p.formula_file or path), manifest, p)
+        compiled = _compile_or_report(
+            p.name, p.formula, schema, p.type, context(portal), p.option_values or None, source
         )
-        for p in selected
-    ]
+        targets.append(Target(p.name, compiled, source))
     return targets, schema, portal
 
 
@@ -700,19 +930,44 @@ def _csv_cell(text: str) -> str:
     return text
 
 
-def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]]) -> None:
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row[:-1]):
-            widths[i] = min(max(widths[i], len(cell)), 40)
+def _width(text: str) -> int:
+    """Columns the text takes on a terminal: wide (East Asian) characters take two,
+    combining marks none."""
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
 
-    def line(cells: list[str]) -> str:
-        parts = [cell[:40].ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
-        return "  ".join([*parts, cells[-1]]).rstrip()
+
+def _fit(text: str, width: int) -> str:
+    """The text cut to `width` columns (an ellipsis marks the cut), padded to exactly that."""
+    if _width(text) > width:
+        kept = ""
+        for char in text:
+            if _width(kept + char) > width - 1:
+                break
+            kept += char
+        text = kept + "…"
+    return text + " " * (width - _width(text))
+
+
+def _write_table(stream: IO[str], headers: list[str], rows: list[list[str]], cap: int = 40) -> None:
+    """Columns under their headings: each as wide as its heading and its widest cell (cells
+    are cut at `cap` columns), the last column left as long as it is."""
+    cells = [[" ".join(cell.split()) for cell in row] for row in rows]  # one line per row
+    widths = [_width(h) for h in headers]
+    for row in cells:
+        for i, cell in enumerate(row[:-1]):
+            widths[i] = max(widths[i], min(_width(cell), cap))
+        widths[-1] = max(widths[-1], min(_width(row[-1]), cap))
+
+    def line(row: list[str]) -> str:
+        parts = [_fit(cell, widths[i]) for i, cell in enumerate(row[:-1])]
+        return "  ".join([*parts, row[-1]]).rstrip()
 
     stream.write(line(headers) + "\n")
-    stream.write("  ".join("-" * w for w in widths) + "  " + "-" * 5 + "\n")
-    for row in rows:
+    stream.write("  ".join("-" * w for w in widths) + "\n")
+    for row in cells:
         stream.write(line(row) + "\n")
 
 
@@ -807,7 +1062,8 @@ def sql_command(
         errors = [d for d in formula.diagnostics if d.is_error]
         if errors:
             failed = True
-            click.echo(render_text(errors, checked.parse.text, target.name, False), err=True)
+            shown = target.source.render(errors, checked.parse.text, terminal.colour(sys.stderr))
+            click.echo(shown, err=True)
         formulas.append((target.name, formula))
     if failed:
         sys.exit(EXIT_FOUND)
@@ -848,64 +1104,118 @@ def _typed_column(info: PropertyInfo) -> ColumnType:
 )
 def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, style: str) -> None:
     """Format .calc files in place (folders are searched; - formats standard input to
-    standard output; a manifest formats the formula files it names)."""
+    standard output; a manifest formats the formula files it names). With no PATH, the
+    current folder."""
     try:
         targets = collect(paths or (".",))
     except UsageError as error:
         _fail(str(error))
-    files: list[str] = [str(p) for p in targets.formulas]
+    _say_skipped(targets)
+    problem = False
+    files: list[str] = []
+    for formula in targets.formulas:
+        if formula.suffix != ".calc":
+            # Only formula files are rewritten: a .calc file, or a file a manifest names.
+            click.echo(f"{formula}: not a .calc file; left unchanged", err=True)
+            problem = True
+            continue
+        files.append(str(formula))
     for manifest_path in targets.manifests:
-        manifest = load_manifest(manifest_path)
+        try:
+            manifest = load_manifest(manifest_path)
+        except OSError as error:
+            click.echo(f"{manifest_path}: {error.strerror}", err=True)
+            problem = True
+            continue
+        refused = [d for d in manifest.diagnostics if d.code == codes.MANIFEST_OUTSIDE.code]
+        if refused:
+            click.echo(render_text(refused, manifest.text, str(manifest_path)), err=True)
+            problem = True
         files.extend(str(p.formula_file) for p in manifest.properties if p.formula_file)
     if targets.stdin:
         files.append("-")
-    changed = broken = False
+    changed = False
     for path in dict.fromkeys(files):
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
-        text, _ = decode(data)
-        result = parse(text)
-        if not result.ok:
-            click.echo(
-                render_text([d for d in result.diagnostics if d.is_error], text, path), err=True
-            )
-            broken = True
-            continue
-        formatted = format_tree(result.tree, style) + "\n"  # type: ignore[arg-type]
-        if path == "-" and not (check_only or diff):
-            click.echo(formatted, nl=False)
-            continue
-        if formatted == text:
-            continue
-        changed = True
-        if diff:
-            click.echo(
-                "".join(
-                    difflib.unified_diff(
-                        text.splitlines(keepends=True),
-                        formatted.splitlines(keepends=True),
-                        fromfile=path,
-                        tofile=path,
-                    )
-                ),
-                nl=False,
-            )
-        elif check_only:
-            click.echo(f"would reformat {path}", err=True)
-        else:
-            Path(path).write_text(formatted, encoding="utf-8")
-            click.echo(f"reformatted {path}", err=True)
-    if broken:
+        outcome = _format_one(path, style, check_only, diff)
+        changed = changed or outcome == "changed"
+        problem = problem or outcome == "problem"
+    if problem:
         sys.exit(EXIT_FOUND)
     sys.exit(EXIT_FOUND if changed and (check_only or diff) else EXIT_OK)
 
 
+BOM = b"\xef\xbb\xbf"
+
+
+def _format_one(path: str, style: str, check_only: bool, diff: bool) -> str:
+    """Format one file: "changed", "unchanged" or "problem" (reported, file untouched)."""
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as error:
+        click.echo(f"cannot read {path}: {error.strerror}", err=True)
+        return "problem"
+    text, undecodable = decode(data)
+    if undecodable:
+        # Rewriting would replace the bytes that cannot be decoded: never do that.
+        click.echo(render_text(undecodable, text, path), err=True)
+        click.echo(f"{path}: not valid UTF-8; left unchanged", err=True)
+        return "problem"
+    result = parse(text)
+    if not result.ok:
+        click.echo(render_text([d for d in result.diagnostics if d.is_error], text, path), err=True)
+        return "problem"
+    formatted = format_tree(result.tree, style) + "\n"  # type: ignore[arg-type]
+    if "\r\n" in text and "\n" not in text.replace("\r\n", ""):
+        formatted = formatted.replace("\n", "\r\n")  # keep the file's Windows line breaks
+    if path == "-" and not (check_only or diff):
+        click.echo(formatted, nl=False)
+        return "unchanged"
+    if formatted == text:
+        return "unchanged"
+    if diff:
+        click.echo(
+            "".join(
+                difflib.unified_diff(
+                    text.splitlines(keepends=True),
+                    formatted.splitlines(keepends=True),
+                    fromfile=path,
+                    tofile=path,
+                )
+            ),
+            nl=False,
+        )
+    elif check_only:
+        click.echo(f"would reformat {path}", err=True)
+    else:
+        try:
+            write_atomic(path, (BOM if data.startswith(BOM) else b"") + formatted.encode("utf-8"))
+        except OSError as error:
+            click.echo(f"cannot write {path}: {error.strerror}; left unchanged", err=True)
+            return "problem"
+        click.echo(f"reformatted {path}", err=True)
+    return "changed"
+
+
 @main.command()
-@click.argument("code")
-def explain(code: str) -> None:
-    """Print the documentation of a diagnostic code (e.g. CF106)."""
-    entry = codes.CODES.get(code.upper())
+@click.argument("code", required=False)
+def explain(code: str | None) -> None:
+    """Print the documentation of a diagnostic code (CF106, or its name else-with-endif);
+    with no CODE, list every code with its severity and title."""
+    if code is None:
+        rows = [
+            [c.code, c.severity.value, c.name, _first_sentence(c.summary)]
+            for c in codes.CODES.values()
+        ]
+        _write_table(sys.stdout, ["code", "severity", "name", "title"], rows)
+        return
+    by_name = {c.name: c for c in codes.CODES.values()}
+    entry = codes.CODES.get(code.upper()) or by_name.get(code.lower())
     if entry is None:
-        _fail(f"unknown code {code}; `calcformula explain` knows {', '.join(codes.CODES)}")
+        known = [*codes.CODES, *by_name]
+        close = difflib.get_close_matches(code.upper(), known, n=3, cutoff=0.6)
+        close += difflib.get_close_matches(code.lower(), known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        _fail(f"unknown code {code}{hint} (`calcformula explain` lists every code)")
         return
     click.echo(f"{entry.code} {entry.name} ({entry.severity.value})\n")
     click.echo(entry.summary)
@@ -914,7 +1224,17 @@ def explain(code: str) -> None:
         click.echo(f"\nExample:\n    {entry.example}\n")
         for diagnostic in check(entry.example).diagnostics:
             if diagnostic.code == entry.code:
-                click.echo(render_text([diagnostic], entry.example, "example"))
+                click.echo(
+                    render_text([diagnostic], entry.example, "example", terminal.colour(sys.stdout))
+                )
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of a summary: a title that fits one line of a listing."""
+    for index, char in enumerate(text):
+        if char in ".!?" and (index + 1 == len(text) or text[index + 1] == " "):
+            return text[: index + 1]
+    return text
 
 
 @main.command()
@@ -922,12 +1242,15 @@ def explain(code: str) -> None:
 def functions(name: str | None) -> None:
     """List the functions, or show one."""
     if name is None:
-        for function in sorted(REGISTRY.values(), key=lambda f: (f.family, f.name)):
-            click.echo(f"{function.family:7} {function.signature:70} {function.evidence.value}")
+        rows = [
+            [function.family, function.signature, function.evidence.value]
+            for function in sorted(REGISTRY.values(), key=lambda f: (f.family, f.name))
+        ]
+        _write_table(sys.stdout, ["family", "signature", "evidence"], rows, cap=80)
         return
     entry = lookup(name)
     if entry is None:
-        _fail(f"unknown function {name}")
+        _fail(f"unknown function {name}{_did_you_mean(name)}")
         return
     click.echo(entry.signature)
     click.echo(f"\n{entry.summary}\n\nEvidence: {entry.evidence.value}")
@@ -938,6 +1261,17 @@ def functions(name: str | None) -> None:
         record = ", ".join(f"{k}={v!r}" for k, v in example.record)
         suffix = f"   ({record})" if record else ""
         click.echo(f"\n    {example.formula}  =>  {example.result}{suffix}")
+
+
+def _did_you_mean(name: str) -> str:
+    """`; did you mean x?` for an unknown function name: other languages' names (`ifnull`)
+    first, then the closest registered names."""
+    names = {**ALIASES, **{n: n for n in REGISTRY}}
+    matches = difflib.get_close_matches(name.lower(), list(names), n=3, cutoff=0.6)
+    close = list(dict.fromkeys(names[match] for match in matches))
+    if not close:
+        return " (`calcformula functions` lists them all)"
+    return f"; did you mean {' or '.join(close)}?"
 
 
 @main.command()

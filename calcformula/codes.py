@@ -11,10 +11,20 @@ CF7xx SQL.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from calcformula.diagnostics import Diagnostic, Fix, Related, Severity
 from calcformula.span import Span
+
+
+class Basis(enum.Enum):
+    """What an error rests on (the severity principle: an error only where HubSpot is
+    documented or field-tested to reject the formula, or it cannot mean anything)."""
+
+    DOCUMENTED = "documented"  # HubSpot's documentation says it is invalid
+    FIELD_TESTED = "field-tested"  # HubSpot answered 4xx in a recorded test (`source` names it)
+    REASONED = "reasoned"  # it cannot mean anything (or it is calcformula's own refusal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,8 @@ class Code:
     summary: str
     evidence: str
     example: str = ""  # a formula that triggers it ("" where the trigger is not a formula)
+    basis: Basis | None = None  # required for errors (tests/test_docs.py checks it)
+    source: str = ""  # for FIELD_TESTED: where the test is recorded
 
     def at(
         self,
@@ -60,10 +72,13 @@ def _code(
     summary: str,
     evidence: str,
     example: str = "",
+    *,
+    basis: Basis | None = None,
+    source: str = "",
 ) -> Code:
     if code in CODES:
         raise ValueError(f"duplicate diagnostic code {code}")
-    entry = Code(code, name, severity, template, summary, evidence, example)
+    entry = Code(code, name, severity, template, summary, evidence, example, basis, source)
     CODES[code] = entry
     return entry
 
@@ -79,6 +94,7 @@ INVALID_UTF8 = _code(
     "the input is not valid UTF-8 (byte {byte} at offset {offset})",
     "The formula text could not be decoded as UTF-8. HubSpot's API takes JSON, which is Unicode.",
     "JSON (RFC 8259) text exchanged between systems must be UTF-8.",
+    basis=Basis.REASONED,
 )
 EMPTY_FORMULA = _code(
     "CF002",
@@ -88,6 +104,18 @@ EMPTY_FORMULA = _code(
     "A calculation property needs a formula; HubSpot has nothing to compute from an empty one.",
     "Inferred: the grammar has no empty formula.",
     " ",
+    basis=Basis.REASONED,
+)
+FORMULA_TOO_LARGE = _code(
+    "CF003",
+    "formula-too-large",
+    ERROR,
+    "the formula is {size} characters long; calcformula reads at most {limit}",
+    "Formulas past the limit are refused before they are parsed, so that a huge file (or a "
+    "document in the editor) cannot hold the checker, the language server or CI for long or "
+    "fill its memory. Real calculation formulas are a few hundred characters.",
+    "Inferred: calcformula's own limit (docs/language.md, Limits); HubSpot documents none.",
+    basis=Basis.REASONED,
 )
 
 # --- CF1xx: syntax -------------------------------------------------------------------------
@@ -100,6 +128,11 @@ UNEXPECTED_TOKEN = _code(
     "The parser met something that cannot stand here. The message lists what could.",
     "HubSpot answers 400 'Unable to parse calculation formula' with the alternatives it expected.",
     "amount + * 2",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n spikes: HTTP 400 'Unable to parse calculation formula … "
+        "expected' (corpus 55, 57)"
+    ),
 )
 UNEXPECTED_CHARACTER = _code(
     "CF102",
@@ -109,6 +142,8 @@ UNEXPECTED_CHARACTER = _code(
     "A character that is not part of the language. HubSpot's lexer stops at it.",
     "Field test: an illegal character such as `{` is reported by HubSpot at its column.",
     "amount # 2",
+    basis=Basis.FIELD_TESTED,
+    source="AusGTM/lightning-visuals-n8n spike: `{` reported by HubSpot at its column (corpus 57)",
 )
 UNTERMINATED_STRING = _code(
     "CF103",
@@ -118,6 +153,7 @@ UNTERMINATED_STRING = _code(
     "A string literal starts here and no matching quote follows.",
     "Documented: strings are enclosed in single or double quotes.",
     "'open",
+    basis=Basis.REASONED,
 )
 UNCLOSED_PARENTHESIS = _code(
     "CF104",
@@ -127,6 +163,7 @@ UNCLOSED_PARENTHESIS = _code(
     "An opening parenthesis has no matching `)` before the formula ends.",
     "Grammar: parentheses must balance.",
     "max(a, (b + 1)",
+    basis=Basis.REASONED,
 )
 UNMATCHED_PARENTHESIS = _code(
     "CF105",
@@ -136,17 +173,23 @@ UNMATCHED_PARENTHESIS = _code(
     "A closing parenthesis without an opening one.",
     "Grammar: parentheses must balance.",
     "(a + b))",
+    basis=Basis.REASONED,
 )
 ELSE_WITH_ENDIF = _code(
     "CF106",
     "else-with-endif",
     ERROR,
-    "`endif` cannot follow `else`: `endif` replaces `else` when no value is wanted; remove `endif`",
+    "`endif` cannot follow `else`: `endif` replaces `else` when no value is wanted; {advice}",
     "`endif` is an alternative to `else`, not a terminator that follows it. "
     "`if c then a else b endif` is rejected; write `if c then a else b`.",
     "Field test: `else … endif` returned HTTP 400 (TIER-DERIVATION-SPIKE); the docs describe "
     "`endif` as closing an `if` early.",
     "if bool(active) then 100 else 0 endif",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n .planning/TIER-DERIVATION-SPIKE-2026-08-13.md: `else … "
+        "endif` returned HTTP 400"
+    ),
 )
 FUNCTION_FORM_IF = _code(
     "CF107",
@@ -157,6 +200,11 @@ FUNCTION_FORM_IF = _code(
     "The UI custom-equation editor uses a function-style `if`; the Properties API does not.",
     "Field test: a formula with `if(gambling_score, gambling_score, 0)` returned HTTP 400.",
     "if(is_present(a), a, 0)",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n spike: `if(gambling_score, gambling_score, 0)` returned "
+        "HTTP 400 (corpus 54)"
+    ),
 )
 UI_PROPERTY_REFERENCE = _code(
     "CF108",
@@ -167,6 +215,7 @@ UI_PROPERTY_REFERENCE = _code(
     "bare internal name (a number), or through `string(name)` / `bool(name)`.",
     "Field reports: UI formulas pasted into calculationFormula return HTTP 400.",
     "[properties.amount] * 2",
+    basis=Basis.REASONED,
 )
 UI_OPERATOR = _code(
     "CF109",
@@ -177,6 +226,7 @@ UI_OPERATOR = _code(
     "word or function equivalents.",
     "Documented operator table; field reports of UI-editor syntax rejected by the API.",
     "a > 1 && b > 1",
+    basis=Basis.REASONED,
 )
 BRACES = _code(
     "CF110",
@@ -186,6 +236,10 @@ BRACES = _code(
     "Block braces `{ }` do not exist; the branches of an `if` follow `then` and `else`.",
     "Field test: `if (is_present(x)) { x } else { 0 }` returned HTTP 400 at the `{`.",
     "if (is_present(x)) { x } else { 0 }",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n spike: brace blocks returned HTTP 400 at the `{` (corpus 57)"
+    ),
 )
 CHAINED_COMPARISON = _code(
     "CF111",
@@ -195,6 +249,7 @@ CHAINED_COMPARISON = _code(
     "A comparison's result is a boolean and cannot be compared again with `<`, `=` and so on.",
     "Decision S4: comparison is non-associative.",
     "1 < a < 10",
+    basis=Basis.REASONED,
 )
 KEYWORD_TYPO = _code(
     "CF112",
@@ -205,6 +260,7 @@ KEYWORD_TYPO = _code(
     "multiplied in (implicit multiplication). This is almost always a typo.",
     "The documentation's own advanced example has `an` for `and`.",
     "is_present(a) an a >= 1",
+    basis=Basis.REASONED,
 )
 NOW_WITH_PARENTHESES = _code(
     "CF113",
@@ -214,6 +270,7 @@ NOW_WITH_PARENTHESES = _code(
     "`NOW` is a keyword, not a function. HubSpot's parser lists it with the values, like `e`.",
     "Parser token list ([PARSER]); inferred that `()` after it is an empty group.",
     "NOW() - createdate",
+    basis=Basis.REASONED,
 )
 WRAPPER_NEEDS_NAME = _code(
     "CF114",
@@ -224,6 +281,7 @@ WRAPPER_NEEDS_NAME = _code(
     "Use `number_to_string(…)` to turn a number into text.",
     "Documented property syntax; the parser lists these as tokens, not functions.",
     "string(1 + 2)",
+    basis=Basis.REASONED,
 )
 TOO_DEEP = _code(
     "CF115",
@@ -233,6 +291,7 @@ TOO_DEEP = _code(
     "Formulas nested this deeply are not checked. HubSpot documents no limit; "
     "split the formula or flatten it.",
     "Inferred; a resource limit like cel-go's MaxRecursionDepth.",
+    basis=Basis.REASONED,
 )
 DECIMAL_WITHOUT_DIGIT = _code(
     "CF116",
@@ -242,6 +301,7 @@ DECIMAL_WITHOUT_DIGIT = _code(
     "Decimals are written with a digit before the point.",
     "Documented literal syntax shows `1.5589`, `150.652`.",
     "amount * .5",
+    basis=Basis.REASONED,
 )
 TYPOGRAPHIC_QUOTE = _code(
     "CF117",
@@ -252,6 +312,7 @@ TYPOGRAPHIC_QUOTE = _code(
     "straight quotes.",
     "Documented literal syntax.",
     "string(x) = ‘yes’",
+    basis=Basis.REASONED,
 )
 TOO_MANY_ERRORS = _code(
     "CF199",
@@ -275,6 +336,11 @@ UNKNOWN_FUNCTION = _code(
     "Decision S3; the parser's own list of 54 function names; field test: `ifnull(x, 0)` "
     "returned HTTP 400.",
     "ifnull(score, 0)",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n spike: `ifnull(gambling_score, 0)` returned HTTP 400 "
+        "(corpus 55)"
+    ),
 )
 FUNCTION_AS_PROPERTY = _code(
     "CF202",
@@ -285,6 +351,7 @@ FUNCTION_AS_PROPERTY = _code(
     "referenced.",
     "Parser token list: function names are keywords.",
     "max + 1",
+    basis=Basis.REASONED,
 )
 UNKNOWN_PROPERTY = _code(
     "CF203",
@@ -292,36 +359,52 @@ UNKNOWN_PROPERTY = _code(
     ERROR,
     "unknown property `{name}`{suggestion}",
     "The schema has no property of this name on this object.",
-    "Decision T2. HubSpot's own behaviour for unknown names is unknown (formula-language.md "
-    "§16 Q12); a formula reading a property that does not exist cannot compute anything.",
+    "API facts (session 2): HubSpot answers 404 when a formula names a property the portal "
+    "does not have.",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "scopiousdigital/kalup live runs and AusGTM/lightning-visuals-n8n: a formula naming a "
+        "property the portal lacks answers HTTP 404"
+    ),
 )
 WRONG_REFERENCE = _code(
     "CF204",
     "wrong-reference-kind",
-    ERROR,
-    "`{name}` is {article} {ptype} property; write `{reference}`",
+    INFO,
+    "`{name}` is {article} {ptype} property read as {read}: the formula sees its stored text "
+    "read that way; `{reference}` reads it as {ptype}",
     "A bare name reads a number (or date) property, `string(name)` a text-like property "
-    "(string, enumeration, phone number), `bool(name)` a boolean.",
-    "Documented property syntax; field tests: a bare enumeration compared with text returned "
-    "400 'String is not compatible with input type: BigDecimal'.",
+    "(string, enumeration, phone number), `bool(name)` a boolean. HubSpot accepts any of the "
+    "three for any property, and one property may be read several ways in one formula; the "
+    "value is the property's text read the way the wrapper says (blank where it cannot be). "
+    "Only a clash of the resulting types (CF301, CF303, CF304, CF305) is an error.",
+    'Decision T2 (revised): `if is_present(score) then string(score) else ""` (score a '
+    "number) was accepted (201) in the AusGTM spike; a bare enumeration compared with text was "
+    "rejected, but for the type clash (CF303).",
 )
 CHECKBOX_AS_NUMBER = _code(
     "CF205",
     "checkbox-read-as-number",
-    ERROR,
-    "`{name}` is read as a number here; a checkbox needs `bool({name})`",
-    "A bare name reads a number. A checkbox (bool) property read that way never matches.",
-    "Field tests: a bare checkbox in a condition returned 400 ('BigDecimal is not compatible "
-    "with Boolean'); `coalesce(flag, 0) = 1` parsed but never matched a checked box.",
+    WARNING,
+    "`{name}` is a checkbox read as a number: HubSpot accepts this but reads it as blank even "
+    "when the box is ticked; write `bool({name})`",
+    "A bare name reads a number. HubSpot accepts a checkbox (bool) property read that way, "
+    "but at run time it is blank whether or not the box is ticked, so the formula never sees "
+    "it. Where the number is then used as a condition or next to a boolean, the type clash is "
+    "an error of its own (CF304, CF305).",
+    "Decision T2a. AusGTM phase 50: `coalesce(flag, -99)` gave blank for a ticked box and six "
+    "of six flagged companies never took the flag's branch; the formula itself was accepted.",
 )
 NAME_TWO_KINDS = _code(
     "CF206",
     "name-read-two-ways",
-    ERROR,
-    "`{name}` is read as {first} here and as {second} at {where}",
-    "Without a schema calcformula trusts names, but one property cannot be both a number and "
-    "text (or a boolean).",
-    "Decision T2.",
+    WARNING,
+    "`{name}` is read as {first} here and as {second} at {where}; only one of them can be its type",
+    "Without a schema calcformula trusts names. HubSpot accepts one property read several "
+    "ways, but only the read that matches its type sees its value as stored. A warning where "
+    "one read is a boolean (a checkbox read bare is always blank, T2a), else an info.",
+    "Decision T2 (revised): `bool(flag)` and `flag = 1` in one portal were both accepted "
+    "(AusGTM tier spike).",
 )
 UNKNOWN_SEMANTICS = _code(
     "CF207",
@@ -347,10 +430,24 @@ ARGUMENT_COUNT = _code(
     "CF209",
     "argument-count",
     ERROR,
-    "`{name}` takes {expected} argument{plural}, got {got}",
+    "`{name}` takes {expected} argument{plural}, got {got}: `{signature}`",
     "The function was called with the wrong number of arguments.",
     "Documented arities (max/min/concatenate: 2 to 100); inferred for the others.",
     "max(a)",
+    basis=Basis.REASONED,
+)
+TARGET_PROPERTY = _code(
+    "CF210",
+    "target-property",
+    ERROR,
+    "`{found}` reads a property of another object; a calculation can read only its own "
+    "object's properties: write `{name}` if this object has it",
+    "`TARGET.name` points at another object's property. HubSpot refuses it: a calculation "
+    "property reads the properties of the record it belongs to.",
+    "API facts (session 2): `TARGET.x` is refused.",
+    "TARGET.amount > 0",
+    basis=Basis.FIELD_TESTED,
+    source="scopiousdigital/kalup live runs and AusGTM/lightning-visuals-n8n: `TARGET.x` refused",
 )
 OPERAND_TYPE = _code(
     "CF301",
@@ -361,15 +458,22 @@ OPERAND_TYPE = _code(
     "Field tests: HubSpot rejects such formulas with 400 'Sub-expression output type: X is "
     "not compatible with input type: Y'. Decision T3.",
     "'a' - 1",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n spike v2: 400 'Sub-expression output type: X is not "
+        "compatible with input type: Y'; `is_present(x) * x` rejected"
+    ),
 )
 TEXT_PLUS_NUMBER = _code(
     "CF302",
     "text-plus-number",
     ERROR,
-    "`+` cannot join text and a number; convert the number with `number_to_string(…)`",
+    "`+` cannot join text and a number; {advice}",
     "`+` adds two numbers or joins two texts; nothing is converted implicitly.",
     "Documented: '\"Number of cars: \" + num_cars' is invalid; use number_to_string(num_cars).",
     "'Number of cars: ' + num_cars",
+    basis=Basis.DOCUMENTED,
+    source="HubSpot's properties guide: '\"Number of cars: \" + num_cars' is invalid (corpus 27)",
 )
 COMPARE_TYPES = _code(
     "CF303",
@@ -380,6 +484,11 @@ COMPARE_TYPES = _code(
     "Field test: a bare enumeration compared with a string returned 400 ('String is not "
     "compatible with input type: BigDecimal'). Decision T3.",
     "lv_org_type = 'club'",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n spike: a bare enumeration compared with text returned 400"
+        " 'String is not compatible with input type: BigDecimal'"
+    ),
 )
 CONDITION_TYPE = _code(
     "CF304",
@@ -390,6 +499,11 @@ CONDITION_TYPE = _code(
     "Field test: a bare checkbox as a condition returned 400 ('output type: BigDecimal is not "
     "compatible with input type: Boolean'). Decisions T3, T4.",
     "if amount then 1 else 0",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n spike v2: a bare checkbox as a condition returned 400 "
+        "'BigDecimal is not compatible with input type: Boolean'"
+    ),
 )
 ARGUMENT_TYPE = _code(
     "CF305",
@@ -400,6 +514,11 @@ ARGUMENT_TYPE = _code(
     "Field test: `coalesce(flag, false)` with a bare (number) flag returned 400 ('Boolean is "
     "not compatible with BigDecimal').",
     "contains(amount, 'x')",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "AusGTM/lightning-visuals-n8n spike v2: `coalesce(flag, false)` returned 400 'Boolean "
+        "is not compatible with BigDecimal' (corpus 59)"
+    ),
 )
 BLANK_STRING_BRANCH = _code(
     "CF306",
@@ -412,6 +531,11 @@ BLANK_STRING_BRANCH = _code(
     "HubSpot replaced exactly this (`else ''` → `endif`) in its own number and boolean "
     "defaults in July 2026. HubSpot-defined properties carried it before (corpus 42).",
     "if is_present(a) then 1 else ''",
+    basis=Basis.FIELD_TESTED,
+    source=(
+        "ANAM project notes (portal 19893546): a custom number property with a string/blank "
+        "`else` returned 400"
+    ),
 )
 BRANCH_TYPES = _code(
     "CF307",
@@ -421,6 +545,7 @@ BRANCH_TYPES = _code(
     "HubSpot types each `if` (IF_NUMBER, IF_STRING, IF_BOOLEAN); all branches must agree.",
     "HubSpot's syntax-tree model; decision T4.",
     "if a > 1 then 'big' else 0",
+    basis=Basis.REASONED,
 )
 RESULT_TYPE = _code(
     "CF308",
@@ -429,21 +554,23 @@ RESULT_TYPE = _code(
     "the formula gives {actual}, but the property is {declared}",
     "A calculation property's formula must give its declared type.",
     "Decision T4; HubSpot checks types when the property is saved.",
+    basis=Basis.REASONED,
 )
 NOT_AN_OPTION = _code(
     "CF309",
     "not-an-option",
-    ERROR,
+    WARNING,
     "{value} is not an option of this enumeration property (options: {options})",
     "An enumeration formula returns text that must be one of the property's option values.",
-    "Decision T5 (assumed): HubSpot's own calculated enumerations return option values.",
+    "Decision T5 (assumed): HubSpot's own calculated enumerations return option values. "
+    "Whether HubSpot rejects a value that is not an option is untested (formula-language.md "
+    "§10), so this is a warning: such a value would not show as any option.",
 )
 UNGUARDED_BLANK = _code(
     "CF401",
     "unguarded-blank",
     WARNING,
-    "if {names} {verb} blank, the whole result is blank; guard with `coalesce(…)` or "
-    "`is_present(…)`",
+    "if {names} {verb} blank, the whole result is blank; {advice}",
     "A blank property blanks every arithmetic it takes part in. Where a formula combines "
     "several properties, one empty value leaves the whole result empty.",
     "Field test: a five-term sum read blank for 63 of 66 records because one term was empty; "
@@ -581,6 +708,7 @@ MANIFEST_SYNTAX = _code(
     "not valid YAML: {problem}",
     "calcformula.yaml could not be read as YAML.",
     "YAML 1.1 as PyYAML reads it.",
+    basis=Basis.REASONED,
 )
 MANIFEST_UNKNOWN_KEY = _code(
     "CF602",
@@ -589,6 +717,7 @@ MANIFEST_UNKNOWN_KEY = _code(
     "unknown key `{key}`{suggestion}; allowed here: {allowed}",
     "A key the manifest does not define; usually a typo that would otherwise be ignored.",
     "The manifest format in docs/manifest.md.",
+    basis=Basis.REASONED,
 )
 MANIFEST_MISSING = _code(
     "CF603",
@@ -597,6 +726,7 @@ MANIFEST_MISSING = _code(
     "{what} needs `{key}`",
     "A required field is missing.",
     "The manifest format in docs/manifest.md.",
+    basis=Basis.REASONED,
 )
 MANIFEST_BAD_NAME = _code(
     "CF604",
@@ -606,6 +736,7 @@ MANIFEST_BAD_NAME = _code(
     "HubSpot internal names are lower-case letters, digits and `_`, start with a letter and "
     "have at most 100 characters.",
     "HubSpot Properties API: property names (docs/push.md).",
+    basis=Basis.REASONED,
 )
 MANIFEST_BAD_VALUE = _code(
     "CF605",
@@ -614,6 +745,7 @@ MANIFEST_BAD_VALUE = _code(
     "`{key}` must be {expected}, not {actual}",
     "A field has a value of the wrong kind.",
     "The manifest format in docs/manifest.md.",
+    basis=Basis.REASONED,
 )
 MANIFEST_DUPLICATE = _code(
     "CF606",
@@ -622,6 +754,7 @@ MANIFEST_DUPLICATE = _code(
     "`{name}` on {object} is defined twice",
     "Two entries manage the same property.",
     "A property is identified by object and name.",
+    basis=Basis.REASONED,
 )
 MANIFEST_FILE = _code(
     "CF607",
@@ -630,6 +763,75 @@ MANIFEST_FILE = _code(
     "{problem}",
     "A file named by the manifest (formula_file, schema, portal) cannot be used.",
     "The manifest format in docs/manifest.md.",
+    basis=Basis.REASONED,
+)
+
+# CF620-CF629: the manifest's safety and structure (files outside the project, duplicate
+# keys, limits, cycles).
+MANIFEST_OUTSIDE = _code(
+    "CF620",
+    "manifest-path-outside",
+    ERROR,
+    "`{key}` `{value}` {reason}; a manifest names only files inside its own folder, so nothing "
+    "was read",
+    "A manifest may name only files inside the folder that holds it (after following symbolic "
+    "links): no absolute paths, no `..` that leaves the folder, no link pointing out of it. A "
+    "manifest arrives in pull requests that anyone can open, and calcformula runs them in CI "
+    "with a token in the environment; a path such as `/proc/self/environ` must never be read.",
+    'Security: docs/manifest.md, "Paths".',
+    basis=Basis.REASONED,
+)
+MANIFEST_DUPLICATE_KEY = _code(
+    "CF621",
+    "manifest-duplicate-key",
+    ERROR,
+    "`{key}` appears twice in this mapping (first at line {line}); YAML would keep only the last",
+    "A key written twice in one mapping: YAML readers silently keep the last value, so the first "
+    "one (for example a list of properties that `push --prune` then archives) is lost.",
+    "YAML 1.2 requires unique keys; PyYAML accepts duplicates and keeps the last.",
+    basis=Basis.REASONED,
+)
+MANIFEST_LIMIT = _code(
+    "CF622",
+    "manifest-too-large",
+    ERROR,
+    "the manifest {what}; the limit is {limit}",
+    "calcformula reads manifests up to 1 MiB that nest at most 64 levels deep; larger or "
+    "deeper ones are refused instead of exhausting memory or the stack.",
+    "The limits in docs/manifest.md.",
+    basis=Basis.REASONED,
+)
+MANIFEST_ROLLUP = _code(
+    "CF623",
+    "manifest-rollup",
+    ERROR,
+    "`calculation_rollup` properties cannot be created through HubSpot's API (it makes every "
+    "property with a formula `calculation_equation`); manage rollups in HubSpot's property "
+    "editor, or use `field_type: calculation_equation`",
+    "HubSpot's API creates only custom equations: a property sent with `calculationFormula` "
+    "becomes `calculation_equation` whatever `fieldType` says.",
+    'Field-tested: decisions.md, "API facts".',
+    basis=Basis.FIELD_TESTED,
+    source="decisions.md, API facts (session 2): calculation_rollup cannot be created via the API",
+)
+MANIFEST_CYCLE = _code(
+    "CF624",
+    "manifest-cycle",
+    ERROR,
+    "calculation properties read each other in a cycle: {cycle}",
+    "A calculation property whose formula reads another managed calculation property that reads "
+    "it back, directly or through others, has no value to start from.",
+    "Reasoned: each value needs the other first.",
+    basis=Basis.REASONED,
+)
+MANIFEST_UNKNOWN_OBJECT = _code(
+    "CF625",
+    "manifest-unknown-object",
+    WARNING,
+    "unknown object `{name}`{suggestion}",
+    "The object is neither a HubSpot standard object nor one with a schema file, and a known "
+    "object has a close name: probably a typo. Custom objects with unrelated names are accepted.",
+    "HubSpot's standard object names (CRM API).",
 )
 
 # --- CF7xx: SQL -----------------------------------------------------------------------------
@@ -645,6 +847,7 @@ SQL_UNSUPPORTED = _code(
     "else; evaluate such formulas with `calcformula eval --engine python`.",
     "docs/scale.md lists what each dialect can compute.",
     "regex_matches(string(phone), '[0-9]+')",
+    basis=Basis.REASONED,
 )
 SQL_TOO_LARGE = _code(
     "CF702",
@@ -655,4 +858,5 @@ SQL_TOO_LARGE = _code(
     "nested calls grow the SQL quickly. Past the limit calcformula refuses rather than hand an "
     "engine a query it may choke on.",
     "docs/scale.md.",
+    basis=Basis.REASONED,
 )

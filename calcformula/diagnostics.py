@@ -39,8 +39,13 @@ class TextEdit:
 
 @dataclass(frozen=True, slots=True)
 class Fix:
+    """Edits that resolve a diagnostic. `safe` fixes keep the formula's meaning (or only make
+    a formula HubSpot rejects read as written); unsafe ones are guesses or change values, and
+    `check --fix` applies them only with `--unsafe-fixes` (as ruff does)."""
+
     title: str
     edits: tuple[TextEdit, ...]
+    safe: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +91,34 @@ def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
     return "".join(pieces)
 
 
-def apply_fixes(text: str, diagnostics: Sequence[Diagnostic]) -> tuple[str, int]:
+def apply_fixes(
+    text: str, diagnostics: Sequence[Diagnostic], *, unsafe: bool = True
+) -> tuple[str, int]:
     """Apply the first fix of each diagnostic, in order, skipping any that overlaps one
     already taken (run again after re-checking to take the rest). Returns the new text and
     how many fixes were applied. This is the one fix engine of the CLI and language server.
+    With `unsafe=False` only fixes marked safe are taken.
     """
+    chosen = select_fixes(diagnostics, unsafe=unsafe)
+    return apply_edits(text, [e for _, fix in chosen for e in fix.edits]), len(chosen)
+
+
+def select_fixes(
+    diagnostics: Sequence[Diagnostic], *, unsafe: bool = True
+) -> list[tuple[Diagnostic, Fix]]:
+    """The fix apply_fixes takes for each diagnostic: its first fix allowed by `unsafe`,
+    unless that overlaps a fix already taken."""
     taken: list[TextEdit] = []
-    applied = 0
+    chosen: list[tuple[Diagnostic, Fix]] = []
     for diagnostic in diagnostics:
-        if not diagnostic.fixes:
+        fix = next((f for f in diagnostic.fixes if f.safe or unsafe), None)
+        if fix is None:
             continue
-        edits = diagnostic.fixes[0].edits
-        if any(_overlaps(edit, other) for edit in edits for other in taken):
+        if any(_overlaps(edit, other) for edit in fix.edits for other in taken):
             continue
-        taken.extend(edits)
-        applied += 1
-    return apply_edits(text, taken), applied
+        taken.extend(fix.edits)
+        chosen.append((diagnostic, fix))
+    return chosen
 
 
 def _overlaps(a: TextEdit, b: TextEdit) -> bool:

@@ -32,6 +32,13 @@ def diagnostics_markdown() -> str:
         "CF2xx names and functions, CF3xx types, CF4xx likely mistakes, CF5xx evaluation.",
         "`calcformula explain CODE` prints an entry on the command line.",
         "",
+        "Severity principle: an **error** only where HubSpot is documented or field-tested to",
+        "reject the formula, or it cannot mean anything; otherwise a warning (HubSpot probably",
+        "rejects it, or it probably computes something unintended) or an info. Every error says",
+        "what it rests on in a *Basis:* line: `documented` (HubSpot's documentation),",
+        "`field-tested` (HubSpot answered 4xx in a recorded test; the source is named) or",
+        "`reasoned` (the formula cannot mean anything, or calcformula cannot check it).",
+        "",
         "| Code | Name | Severity | Message |",
         "|---|---|---|---|",
     ]
@@ -52,6 +59,9 @@ def diagnostics_markdown() -> str:
             "",
             f"*Evidence:* {code.evidence}",
         ]
+        if code.basis is not None:
+            source = f"; source: {code.source}" if code.source else ""
+            lines += ["", f"*Basis:* {code.basis.value}{source}"]
         if code.example.strip():
             lines += ["", "Example:", "", "```", code.example, "```"]
             reported = [d for d in parse(code.example).diagnostics if d.code == code.code]

@@ -5,16 +5,20 @@ strings, explicit `*`, `=` for equality, `endif` on every `if` without `else`, t
 parentheses kept around operators and `if`s (and added where the tree needs them), and lines
 broken when a formula is longer than the width or an `if` has `elseif` branches.
 
-HubSpot (``style="hubspot"``): one line with a line break before each `elseif`, `equals`
-for `=`, single quotes, and parentheses kept only where HubSpot's own syntax tree records them
-(around arithmetic, `and`/`or`/`xor` and `if`), else only where needed.
+HubSpot (``style="hubspot"``): what HubSpot stores (decision C1). One line with a line
+break before each `elseif`, `equals` for `=`, single quotes, one space around binary
+operators, `*` written out, numbers without trailing zeros, string `+` as `concatenate(…)`,
+`a != b` as `not (a equals b)`, and parentheses kept only where HubSpot's own syntax tree
+records them (around arithmetic, `and`/`or`/`xor` and `if`), else only where needed.
 
-Guarantees (tested with Hypothesis): formatting is idempotent, and parsing the output gives
-a tree equal to the input (`==` ignores spans, parentheses and spellings).
+Guarantees (tested with Hypothesis): formatting is idempotent; parsing canonical output gives
+a tree equal to the input (`==` ignores spans, parentheses and spellings), and parsing
+HubSpot-style output gives `stored_form` of the input (the tree with HubSpot's rewrites).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Literal
 
 from calcformula.nodes import (
@@ -24,6 +28,7 @@ from calcformula.nodes import (
     Binary,
     BinaryOp,
     Boolean,
+    Branch,
     Call,
     Constant,
     ConstantName,
@@ -152,6 +157,91 @@ _KEEP_PARENS_HUBSPOT = (
 )
 
 
+def _is_text(node: Node) -> bool:
+    """True when `node` certainly gives text (so a `+` on it joins strings)."""
+    from calcformula.functions import Type, lookup
+
+    if isinstance(node, String):
+        return True
+    if isinstance(node, Property):
+        return node.kind in (PropertyKind.STRING, PropertyKind.TIMESTAMP)
+    if isinstance(node, Call):
+        function = lookup(node.name)
+        if function is None:
+            return False
+        if function.result is Type.SAME:
+            return bool(node.args) and _is_text(node.args[0])
+        return function.result is Type.STRING
+    if isinstance(node, If):
+        values = [b.value for b in node.branches]
+        if node.else_branch is not None:
+            values.append(node.else_branch)
+        return any(_is_text(v) for v in values)
+    if isinstance(node, Binary) and node.op is BinaryOp.ADD:
+        bottom, chain = left_spine(node)
+        return _is_text(bottom) or any(_is_text(link.right) for link in chain)
+    return False
+
+
+_MAX_CONCATENATE = 100  # concatenate takes 2 to 100 arguments
+
+
+def stored_form(node: Node) -> Node:
+    """The tree of what HubSpot stores for `node` (decision C1): string `+` becomes
+    `concatenate(…)` (one call per run of joins, nested past 100 arguments) and `a != b`
+    becomes `not (a equals b)`. The other rewrites are spellings the tree already ignores."""
+    if isinstance(node, Binary):
+        bottom, chain = left_spine(node)
+        current = stored_form(bottom)
+        text = _is_text(bottom)
+        joined: Call | None = None
+        for link in chain:
+            right = stored_form(link.right)
+            if link.op is BinaryOp.ADD and (text or _is_text(link.right)):
+                text = True
+                if joined is not None and len(joined.args) < _MAX_CONCATENATE:
+                    joined = Call("concatenate", (*joined.args, right), link.op_span, link.span)
+                else:
+                    joined = Call("concatenate", (current, right), link.op_span, link.span)
+                current = joined
+                continue
+            joined = None
+            text = text and link.op is BinaryOp.ADD
+            if link.op is BinaryOp.NE:
+                equals = Binary(BinaryOp.EQ, current, right, link.op_span, link.span)
+                current = Unary(UnaryOp.NOT, equals, link.op_span, link.span)
+            else:
+                current = Binary(link.op, current, right, link.op_span, link.span)
+        if isinstance(current, Binary):
+            return replace(current, parens=node.parens)
+        if isinstance(current, Unary):
+            return replace(current, parens=node.parens)
+        return current
+    if isinstance(node, Unary):
+        operand = stored_form(node.operand)
+        return Unary(node.op, operand, node.op_span, node.span, node.parens)
+    if isinstance(node, Call):
+        args = tuple(stored_form(a) for a in node.args)
+        return Call(node.name, args, node.name_span, node.span, node.parens)
+    if isinstance(node, If):
+        branches = tuple(
+            Branch(stored_form(b.condition), stored_form(b.value), b.keyword_span)
+            for b in node.branches
+        )
+        other = None if node.else_branch is None else stored_form(node.else_branch)
+        return If(branches, other, node.span, node.else_span, node.parens)
+    return node
+
+
+def _plain_number(text: str) -> str:
+    """`2.50` → `2.5`, `3.0` → `3` (HubSpot's stored form); exponents are left alone."""
+    text = text.lower()
+    if "." not in text or "e" in text:
+        return text
+    text = text.rstrip("0")
+    return text[:-1] if text.endswith(".") else text
+
+
 class _Printer:
     def __init__(self, style: Style) -> None:
         self.style = style
@@ -182,8 +272,10 @@ class _Printer:
 
     def body(self, node: Node, tail: bool) -> Doc:
         if isinstance(node, Number):
-            return _text(node.text.lower())
+            return _text(_plain_number(node.text) if self.hubspot else node.text.lower())
         if isinstance(node, String):
+            if self.hubspot:
+                return _text("'" + node.value.replace("\\", "\\\\").replace("'", "\\'") + "'")
             return _text(_quote(node.value))
         if isinstance(node, Boolean):
             return _text("true" if node.value else "false")
@@ -199,7 +291,11 @@ class _Printer:
             return self._call(node)
         if isinstance(node, Unary):
             if node.op is UnaryOp.NOT:
-                return _cat(_text("not "), self.emit(node.operand, NOT_PRECEDENCE, tail))
+                operand = node.operand
+                if self.hubspot and isinstance(operand, Binary) and operand.op.is_comparison:
+                    # `not (a equals b)`: HubSpot's form of `a != b`
+                    return _cat(_text("not ("), self.body(operand, True), _text(")"))
+                return _cat(_text("not "), self.emit(operand, NOT_PRECEDENCE, tail))
             return _cat(_text("-"), self.emit(node.operand, NEG_PRECEDENCE, tail))
         if isinstance(node, Binary):
             return self._binary(node, tail)
@@ -283,6 +379,8 @@ def format_tree(tree: Node, style: Style = "canonical", width: int = 100) -> str
     if any(isinstance(n, Missing) for n in walk(tree)):
         raise FormatError("the formula has syntax errors; fix them before formatting")
     printer = _Printer(style)
+    if printer.hubspot:
+        tree = stored_form(tree)
     doc = printer.emit(tree, 0, True)
     if printer.hubspot:
         return _render(doc, width, flat=True)

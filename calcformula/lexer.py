@@ -12,7 +12,6 @@ import functools
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from lark.lexer import PatternStr
 
@@ -20,13 +19,7 @@ from calcformula import codes
 from calcformula.diagnostics import Diagnostic, Fix, TextEdit
 from calcformula.grammar import lark_parser
 from calcformula.span import LineIndex, Span
-
-
-class Token(NamedTuple):
-    type: str
-    value: str
-    span: Span
-    synthetic: bool = False  # inserted by recovery or rewriting, not written by the user
+from calcformula.tokens import Token as Token  # re-exported: the lexer's output type
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +57,7 @@ def keyword_types() -> dict[str, str]:
 _TYPOGRAPHIC_QUOTES = {"‘": "’", "’": "’", "‚": "’", "“": "”", "”": "”", "„": "”", "«": "»"}
 _UI_PROPERTY = re.compile(r"\[\s*(?:properties\s*\.\s*)?([A-Za-z_][A-Za-z0-9_]*)\s*\]", re.ASCII)
 _DECIMAL_WITHOUT_DIGIT = re.compile(r"\.[0-9]+", re.ASCII)
+_TARGET_PROPERTY = re.compile(r"\.\s*([A-Za-z_][A-Za-z0-9_]*)", re.ASCII)
 
 
 class Lexer:
@@ -144,6 +138,10 @@ class Lexer:
                 span = Span(position, end, line, column, line, column + end - position)
             if kind in tracked:
                 self.emit(kind, value, position, end, span=span)
+            elif kind == "STAR" and text.startswith("*", end):
+                # `**` (a power operator elsewhere): one clear diagnostic, not "a value after *"
+                self._operator(position, 2, "**", "`power(base, exponent)`", "STAR", None)
+                end += 1
             else:
                 tokens.append(Token(kind, value, span))
             position = end
@@ -171,6 +169,17 @@ class Lexer:
         if char == "^":
             self._operator(position, 1, "^", "`power(base, exponent)`", "STAR", None)
             return position + 1
+        if char == "%":
+            self._operator(
+                position,
+                1,
+                "%",
+                "`a - b * round_down(a / b, 0)` for the remainder of `a / b` (there is no "
+                "modulo operator)",
+                "STAR",
+                None,
+            )
+            return position + 1
         if char == "[":
             matched = _UI_PROPERTY.match(text, position)
             if matched:
@@ -189,6 +198,9 @@ class Lexer:
         if char in "{}":
             return self._brace(position)
         if char == ".":
+            target = _TARGET_PROPERTY.match(text, position)
+            if target and self.tokens and self.tokens[-1].type == "TARGET":
+                return self._target_property(target)
             matched = _DECIMAL_WITHOUT_DIGIT.match(text, position)
             if matched:
                 replacement = "0" + matched.group()
@@ -215,6 +227,20 @@ class Lexer:
             codes.UI_OPERATOR.at(span, found=found, replacement=replacement, fixes=fixes)
         )
         self.emit(kind, found, position, position + width, synthetic=True)
+
+    def _target_property(self, matched: re.Match[str]) -> int:
+        """`TARGET.x`: one error over the whole reference (HubSpot refuses it), and one
+        TARGET token in its place so parsing goes on."""
+        target = self.tokens.pop()
+        start = target.span.start
+        span = self.span(start, matched.end())
+        self.diagnostics.append(
+            codes.TARGET_PROPERTY.at(
+                span, found=self.text[start : matched.end()], name=matched.group(1).lower()
+            )
+        )
+        self.emit("TARGET", self.text[start : matched.end()], start, matched.end(), synthetic=True)
+        return matched.end()
 
     def _unexpected(self, position: int) -> int:
         text = self.text

@@ -32,6 +32,7 @@ from calcformula.span import LineIndex, Span
 MAX_SHOWN = 25  # syntax errors reported before "N more"
 MAX_RECOVERIES = 500  # after this many errors the parser gives up on the rest of the text
 MAX_DEPTH = 200  # nesting levels the checker, evaluator and formatter are asked to walk
+MAX_FORMULA = 1_000_000  # characters (and bytes) read; longer formulas get CF003 unparsed
 
 OPERATORS = frozenset(
     {
@@ -85,6 +86,9 @@ _REPAIRS: tuple[tuple[str, ...], ...] = (
     ("MISSING", "RPAR"),
     ("NAME",),
 )
+# What `_finish` inserts at the end of the text, after a complete value and otherwise.
+_CLOSERS = ("RPAR", "THEN", "ENDIF")
+_FILLERS = ("MISSING", "RPAR", "THEN", "NAME", "ENDIF")
 _WORDS = {
     "THEN": "`then`",
     "ELSE": "`else`",
@@ -128,24 +132,36 @@ def _tables() -> _Tables:
 
 
 def _fits(conf: ParseConf[Any], stack: list[Any], types: tuple[str, ...]) -> bool:
-    """Would the parser in this state accept these token types? (No values are built.)"""
+    """Would the parser in this state accept these token types? (No values are built.)
+
+    The parser's stack is never copied: reductions pop by lowering `depth` into it and shifts
+    push onto a small overlay, so a check costs what it touches, not the nesting depth (a copy
+    per check made recovery in 100,000 unclosed `(` quadratic)."""
     states = conf.states
     end_state = conf.end_state
-    stack = list(stack)
+    depth = len(stack)
+    pushed: list[Any] = []
     for kind in types:
         while True:
-            entry = states[stack[-1]].get(kind)
+            top = pushed[-1] if pushed else stack[depth - 1]
+            entry = states[top].get(kind)
             if entry is None:
                 return False
             action, arg = entry
             if action is Shift:
-                stack.append(arg)
+                pushed.append(arg)
                 break
             size = len(arg.expansion)
             if size:
-                del stack[-size:]
-            stack.append(states[stack[-1]][arg.origin.name][1])
-            if kind == "$END" and stack[-1] == end_state:
+                kept = len(pushed) - size
+                if kept >= 0:
+                    del pushed[kept:]
+                else:
+                    pushed.clear()
+                    depth += kept
+            top = pushed[-1] if pushed else stack[depth - 1]
+            pushed.append(states[top][arg.origin.name][1])
+            if kind == "$END" and pushed[-1] == end_state:
                 return True
     return True
 
@@ -283,6 +299,67 @@ class _Parse:
             out.append(token)
             i += 1
         self.tokens = out
+        self._missing_then()
+
+    def _missing_then(self) -> None:
+        """`if amount > 1000 'big' else 'small'`: the condition runs straight into the value
+        (implicit multiplication joins them) and only `else` shows that `then` is missing.
+        Report `then` where it belongs, alone, and insert it so parsing goes on as meant."""
+        tokens = self.tokens
+        waiting: list[tuple[int, int]] = []  # (index of an `if` without `then`, paren depth)
+        depth = 0
+        inserts: list[int] = []
+        for j, token in enumerate(tokens):
+            kind = token.type
+            if kind == "LPAR":
+                depth += 1
+            elif kind == "RPAR":
+                depth -= 1
+            elif kind == "IF":
+                waiting.append((j, depth))
+            elif kind == "THEN" and waiting:
+                waiting.pop()
+            elif kind in ("ELSE", "ELSEIF", "ENDIF"):
+                if waiting and waiting[-1][1] == depth:
+                    start, _ = waiting.pop()
+                    juncture = self._juncture(start + 1, j)
+                    if juncture is not None:
+                        inserts.append(juncture)
+                if kind == "ELSEIF":
+                    waiting.append((j, depth))
+        for k in reversed(inserts):
+            token = tokens[k]
+            point = self._point(token)
+            self.diagnostics.append(
+                codes.UNEXPECTED_TOKEN.at(
+                    token.span,
+                    expected="`then`",
+                    found=f"`{token.value}`",
+                    fixes=(Fix("Insert `then`", (TextEdit(point, "then "),)),),
+                )
+            )
+            tokens.insert(k, Token("THEN", "", point, True))
+
+    def _juncture(self, start: int, stop: int) -> int | None:
+        """The last place in tokens[start:stop] where a value directly follows a value at the
+        condition's own paren level (so an implicit multiplication), or None."""
+        tokens = self.tokens
+        depth = 0
+        found = None
+        for k in range(start, stop):
+            kind = tokens[k].type
+            if (
+                depth == 0
+                and k > start
+                and tokens[k - 1].type in VALUE_ENDS
+                and kind in VALUE_STARTS - {"MINUS", "NOT", "MISSING"}
+            ):
+                found = k
+            if kind == "LPAR":
+                depth += 1
+            elif kind == "RPAR":
+                depth -= 1
+        return found
 
     def _check_name(
         self,
@@ -300,7 +377,9 @@ class _Parse:
                     text = " (did you mean `NOW`?)"
                 elif guess:
                     text = f" (did you mean `{guess}`?)"
-                    fixes = (Fix(f"Replace with `{guess}`", (TextEdit(token.span, guess),)),)
+                    fixes = (
+                        Fix(f"Replace with `{guess}`", (TextEdit(token.span, guess),), safe=False),
+                    )
                 else:
                     text = ""
                 self.diagnostics.append(
@@ -322,7 +401,13 @@ class _Parse:
                     token.span,
                     found=token.value,
                     keyword=keyword,
-                    fixes=(Fix(f"Replace with `{keyword}`", (TextEdit(token.span, keyword),)),),
+                    fixes=(
+                        Fix(
+                            f"Replace with `{keyword}`",
+                            (TextEdit(token.span, keyword),),
+                            safe=False,
+                        ),
+                    ),
                 )
             )
             return Token(keywords[keyword], token.value, token.span, True)
@@ -378,7 +463,10 @@ class _Parse:
             tokens.insert(close + 1, Token("RPAR", ")", tokens[close].span, True))
         for index, replacement in rewritten_tokens.items():
             tokens[index] = replacement
-        tokens[i], tokens[i + 1] = open_paren, if_token
+        # The `(` moves in front of the `if`; it takes the `if(`'s place so that ranges of
+        # the rewritten `if` start where the user's `if(` starts, never inside it.
+        tokens[i] = open_paren._replace(span=if_token.span.merge(open_paren.span))
+        tokens[i + 1] = if_token
         return True
 
     # --- feeding and recovery ---------------------------------------------------------------
@@ -453,10 +541,22 @@ class _Parse:
     def _finish(self, state: ParserState[Any], end: Token) -> Node:
         """At the end of the text: insert what is missing until the formula is complete."""
         conf = state.parse_conf
+        closed = False
         for _ in range(4 * len(state.state_stack) + 8):
+            # After a complete value a `MISSING` (or a name) would only fit as an implicit
+            # multiplication, which never completes anything: the formula would grow by one
+            # multiplication per round until the bound, and the tree would be lost. (A group
+            # just closed is a complete value.)
+            complete = closed or _fits(conf, state.state_stack, ("STAR",))
+            # A `)` fits only while a `(` is open, when the end cannot: trying it first costs
+            # one check per unclosed `(` instead of three.
+            closed = complete and _fits(conf, state.state_stack, ("RPAR",))
+            if closed:
+                cast(Any, state).feed_token(Token("RPAR", ")", end.span, True))
+                continue
             if _fits(conf, state.state_stack, ("$END",)):
                 return cast(Node, cast(Any, state).feed_token(end, True))
-            for kind in ("MISSING", "RPAR", "THEN", "NAME", "ENDIF"):
+            for kind in _CLOSERS if complete else _FILLERS:
                 if _fits(conf, state.state_stack, (kind,)):
                     cast(Any, state).feed_token(
                         Token(kind, ")" if kind == "RPAR" else "", end.span, True)
@@ -497,8 +597,28 @@ class _Parse:
         ):
             start = previous.span.end if previous is not None else token.span.start
             removal = self.index.span(start, token.span.end)
+            remove_endif = TextEdit(removal, "")
+            # `else if … endif`: the author meant one `if` with several branches (`elseif`).
+            pairs = [
+                (a, b)
+                for a, b in zip(self.tokens, self.tokens[1:], strict=False)
+                if a.type == "ELSE" and b.type == "IF" and b.span.end <= token.span.start
+            ]
+            if pairs:
+                joins = tuple(
+                    TextEdit(self.index.span(a.span.start, b.span.end), "elseif") for a, b in pairs
+                )
+                return codes.ELSE_WITH_ENDIF.at(
+                    token.span,
+                    advice="for more branches of one `if`, write `elseif` instead of `else if` "
+                    "and remove `endif`",
+                    fixes=(
+                        Fix("Write `elseif` and remove `endif`", (*joins, remove_endif)),
+                        Fix("Remove `endif`", (remove_endif,)),
+                    ),
+                )
             return codes.ELSE_WITH_ENDIF.at(
-                token.span, fixes=(Fix("Remove `endif`", (TextEdit(removal, ""),)),)
+                token.span, advice="remove `endif`", fixes=(Fix("Remove `endif`", (remove_endif,)),)
             )
         if kind == "RPAR" and not parens:
             return codes.UNMATCHED_PARENTHESIS.at(
@@ -623,6 +743,8 @@ def parse(text: str | bytes) -> ParseResult:
     ['CF101']
     """
     diagnostics: list[Diagnostic] = []
+    if len(text) > MAX_FORMULA:
+        return _too_large(text)
     if isinstance(text, bytes):
         text, diagnostics = decode(text)
     if not text.strip():
@@ -642,6 +764,19 @@ def parse(text: str | bytes) -> ParseResult:
             diagnostics.append(codes.TOO_DEEP.at(span, depth=depth, limit=MAX_DEPTH))
             tree = Missing(span)
     return ParseResult(text, tree, tuple(sort_diagnostics(diagnostics)), tuple(state.tokens))
+
+
+def _too_large(text: str | bytes) -> ParseResult:
+    """CF003 over the first line, and nothing else: neither the text nor its lines are
+    indexed, and the text is kept only as far as the diagnostic needs."""
+    head = text[:MAX_FORMULA]
+    if isinstance(head, bytes):
+        head = head.decode("utf-8", errors="replace")
+    newline = head.find("\n")
+    end = newline if newline != -1 else len(head)
+    span = Span(0, end, 1, 1, 1, end + 1)
+    diagnostic = codes.FORMULA_TOO_LARGE.at(span, size=f"{len(text):,}", limit=f"{MAX_FORMULA:,}")
+    return ParseResult(head, Missing(span), (diagnostic,))
 
 
 def expected_terminals(text: str) -> set[str]:

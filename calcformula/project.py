@@ -14,6 +14,7 @@ from calcformula.checker import CheckResult, check
 from calcformula.diagnostics import Diagnostic, Fix, Severity, TextEdit, sort_diagnostics
 from calcformula.manifest import MANIFEST_NAMES, ManagedProperty, Manifest, load_manifest
 from calcformula.parser import decode
+from calcformula.safe_io import is_temp_name
 from calcformula.schema import PropertyInfo, Schema, SchemaError, load_schemas
 from calcformula.span import LineIndex, Span
 
@@ -36,6 +37,29 @@ class Targets:
     manifests: list[Path] = field(default_factory=list)
     formulas: list[Path] = field(default_factory=list)
     stdin: bool = False
+    # Files a folder search found but left alone, with why (a symbolic link out of the folder).
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, symbolic links followed, is `folder` or inside it."""
+    try:
+        resolved, root = path.resolve(), folder.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop
+        return False
+    return resolved == root or root in resolved.parents
+
+
+def _search(folder: Path, pattern: str, targets: Targets) -> list[Path]:
+    found = []
+    for candidate in sorted(folder.rglob(pattern)):
+        if is_temp_name(candidate.name) or not candidate.is_file():
+            continue
+        if not inside(candidate, folder):
+            targets.skipped.append((candidate, "a symbolic link to a file outside the folder"))
+            continue
+        found.append(candidate)
+    return found
 
 
 def collect(paths: Iterable[str]) -> Targets:
@@ -48,8 +72,8 @@ def collect(paths: Iterable[str]) -> Targets:
             continue
         path = Path(raw)
         if path.is_dir():
-            manifests = sorted(p for name in MANIFEST_NAMES for p in path.rglob(name))
-            formulas = sorted(p for p in path.rglob("*.calc") if p.is_file())
+            manifests = sorted(p for name in MANIFEST_NAMES for p in _search(path, name, targets))
+            formulas = _search(path, "*.calc", targets)
             if not manifests and not formulas:
                 raise UsageError(f"{raw}: no .calc files or calcformula.yaml in this folder")
             targets.manifests.extend(manifests)
@@ -135,7 +159,10 @@ def check_property(
 ) -> tuple[CheckResult, Schema | None]:
     schema = managed_schema(manifest, prop.object, schemas)
     result = check(
-        prop.formula, schema=schema, declared_type=prop.type, options=prop.option_values or None
+        prop.formula,
+        schema=schema,
+        declared_type=prop.type or None,
+        options=prop.option_values or None,
     )
     return result, schema
 
@@ -149,8 +176,13 @@ def check_manifest(path: Path, display: str) -> list[FileReport]:
     reports = [report]
     schemas, problems = manifest_schemas(manifest)
     report.diagnostics.extend(problems)
-    for prop in manifest.properties:
-        if manifest.schema is not None and prop.object not in schemas and not problems:
+    for prop in [*manifest.properties, *manifest.partial]:
+        if (
+            manifest.schema is not None
+            and prop.object
+            and prop.object not in schemas
+            and not problems
+        ):
             report.diagnostics.append(
                 codes.MANIFEST_FILE.at(
                     prop.span or report_span(manifest),
@@ -198,6 +230,7 @@ def _shift_fix(fix: Fix, manifest: Manifest, prop: ManagedProperty) -> Fix:
     return Fix(
         fix.title,
         tuple(TextEdit(manifest.map_span(prop, edit.span), edit.new_text) for edit in fix.edits),
+        fix.safe,
     )
 
 

@@ -1,10 +1,18 @@
 """Renders diagnostics for people (file:line:col, the source line, a caret underline) and
 for machines (JSON). The CLI's GitHub and SARIF formats build on the same records.
+
+Two guarantees hold for everything rendered here (and for the language server, which uses
+`redact` and `clip`): the value of `HUBSPOT_ACCESS_TOKEN` never appears, not even a piece of
+it, because formulas are written by anyone who opens a pull request while CI runs with the
+token in its environment; and no source line or message is echoed beyond a bounded excerpt,
+so a 1 MB one-line formula gives a short report.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +26,81 @@ _COLOURS = {
     Severity.HINT: "\033[1;34m",
 }
 _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
+
+TOKEN_VARIABLE = "HUBSPOT_ACCESS_TOKEN"
+MIN_SECRET = 8  # shorter values would redact ordinary words; real tokens are 40+ characters
+FRAGMENT = 12  # any piece this long of the token is masked (messages shorten what they quote)
+EXCERPT = 120  # characters of a source line shown around a diagnostic's range
+MAX_MESSAGE = 1000  # characters of a message or a related note shown
+
+
+def redact(text: str) -> str:
+    """`text` with every occurrence of the access token (and of any piece of it of
+    `FRAGMENT` characters) masked by as many `*`, so that carets still line up."""
+    secret = os.environ.get(TOKEN_VARIABLE, "").strip()
+    if len(secret) < MIN_SECRET or not text:
+        return text
+    if secret in text:
+        text = text.replace(secret, "*" * len(secret))
+    size = min(len(secret), FRAGMENT)
+    pieces = _pieces(secret, size)
+    masked: list[int] = []
+    end = -1
+    for i in range(len(text) - size + 1):
+        if text[i : i + size] in pieces:
+            masked.extend(range(max(i, end), i + size))
+            end = i + size
+    if not masked:
+        return text
+    chars = list(text)
+    for i in masked:
+        chars[i] = "*"
+    return "".join(chars)
+
+
+@functools.lru_cache(maxsize=4)
+def _pieces(secret: str, size: int) -> frozenset[str]:
+    return frozenset(secret[i : i + size] for i in range(len(secret) - size + 1))
+
+
+def redact_data(value: Any) -> Any:
+    """A JSON-like value with every string in it redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_data(k): redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """At most `limit` characters: the start and the end, joined by an ellipsis."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return text[:half] + "…" + text[len(text) - half :]
+
+
+def _safe(text: str) -> str:
+    return redact(clip(text))
+
+
+def excerpt(line: str, column: int, width: int, limit: int = EXCERPT) -> tuple[str, int, int]:
+    """A window of at most `limit` characters of `line` around the range at `column`
+    (1-based) of `width` characters, with an ellipsis on each cut side; returns the shown
+    text and the range's column and width in it."""
+    if len(line) <= limit:
+        return line, column, width
+    width = max(1, min(width, limit // 2))
+    start = max(0, column - 1 - (limit - width) // 2)
+    end = min(len(line), start + limit)
+    start = max(0, end - limit)
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(line) else ""
+    shown_column = column - start + len(prefix)
+    width = max(1, min(width, end - (column - 1)))
+    return prefix + line[start:end] + suffix, shown_column, width
 
 
 def render_text(
@@ -38,36 +121,36 @@ def render_text(
                 f"{_COLOURS[diagnostic.severity]}{severity}[{diagnostic.code}]{_RESET}: "
                 f"{diagnostic.message}"
             )
-        lines = [head]
+        lines = [_safe(head)]
         if span.line <= index.line_count:
-            source = index.line_text(span.line).replace("\t", " ")  # carets line up
-            gutter = str(span.line)
+            source = index.line_text(span.line)
             width = (
                 (span.end_column - span.column)
                 if span.end_line == span.line
                 else (len(source) - span.column + 1)
             )
-            width = max(1, width)
-            marker = " " * (span.column - 1) + "^" + "~" * (width - 1)
+            # Redacted before the window is cut, so that no cut leaves a piece of the token.
+            source = redact(source)
+            source, column, width = excerpt(source, span.column, max(1, width))
+            source = source.replace("\t", " ")  # carets line up
+            gutter = str(span.line)
+            marker = " " * (column - 1) + "^" + "~" * (width - 1)
             shown = "".join(c if c.isprintable() else "\ufffd" for c in source)
             lines.append(f" {gutter} | {shown}")
             underline = (
                 marker
                 if not colour
-                else (
-                    " " * (span.column - 1)
-                    + _COLOURS[diagnostic.severity]
-                    + marker.strip()
-                    + _RESET
-                )
+                else (" " * (column - 1) + _COLOURS[diagnostic.severity] + marker.strip() + _RESET)
             )
             lines.append(f" {' ' * len(gutter)} | {underline}")
         for related in diagnostic.related:
             lines.append(
-                f"  note: {path}:{related.span.line}:{related.span.column}: {related.message}"
+                _safe(
+                    f"  note: {path}:{related.span.line}:{related.span.column}: {related.message}"
+                )
             )
         for fix in diagnostic.fixes:
-            lines.append(f"  fix: {fix.title}")
+            lines.append(_safe(f"  fix: {fix.title}" + ("" if fix.safe else " (unsafe)")))
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 
@@ -84,6 +167,7 @@ def diagnostic_record(diagnostic: Diagnostic, path: str | None = None) -> dict[s
         "fixes": [
             {
                 "title": fix.title,
+                "safe": fix.safe,
                 "edits": [
                     {
                         "start": {
@@ -116,7 +200,11 @@ def diagnostic_record(diagnostic: Diagnostic, path: str | None = None) -> dict[s
         record = {"path": path, **record}
     if diagnostic.context:
         record["context"] = dict(diagnostic.context)
-    return record
+    record["message"] = clip(record["message"])
+    for related in record["related"]:
+        related["message"] = clip(related["message"])
+    redacted: dict[str, Any] = redact_data(record)
+    return redacted
 
 
 def render_json(diagnostics: Sequence[Diagnostic], path: str | None = None) -> str:
@@ -156,7 +244,7 @@ def render_github(diagnostics: Sequence[tuple[str, Diagnostic]]) -> str:
             )
         )
         kind = command.get(diagnostic.severity, "notice")
-        lines.append(f"::{kind} {properties}::{_escape_data(diagnostic.message)}")
+        lines.append(redact(f"::{kind} {properties}::{_escape_data(_safe(diagnostic.message))}"))
     return "\n".join(lines)
 
 
@@ -199,7 +287,7 @@ def render_sarif(diagnostics: Sequence[tuple[str, Diagnostic]], version: str) ->
             "ruleId": diagnostic.code,
             "ruleIndex": rule_index[diagnostic.code],
             "level": _SARIF_LEVEL[diagnostic.severity],
-            "message": {"text": diagnostic.message},
+            "message": {"text": clip(diagnostic.message)},
             "locations": [
                 {
                     "physicalLocation": {
@@ -218,7 +306,7 @@ def render_sarif(diagnostics: Sequence[tuple[str, Diagnostic]], version: str) ->
             result["relatedLocations"] = [
                 {
                     "id": i,
-                    "message": {"text": r.message},
+                    "message": {"text": clip(r.message)},
                     "physicalLocation": {
                         "artifactLocation": {"uri": path},
                         "region": {
@@ -274,4 +362,4 @@ def render_sarif(diagnostics: Sequence[tuple[str, Diagnostic]], version: str) ->
             }
         ],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False)
+    return json.dumps(redact_data(log), indent=2, ensure_ascii=False)

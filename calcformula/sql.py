@@ -49,12 +49,17 @@ from calcformula.nodes import (
     Unary,
     UnaryOp,
     left_spine,
+    walk,
 )
 from calcformula.schema import PropertyInfo
 from calcformula.span import Span
 from calcformula.values import DATETIME_TEXT, EPOCH_TEXT, NUMBER_TEXT, WHITESPACE, format_number
 
 MAX_NODES = 20_000  # beyond this the SQL is refused rather than handed to an engine
+# sqlglot builds and prints SQL by recursion (about three Python frames per level): deeper
+# trees are refused with a diagnostic instead of a RecursionError. A chain `a + b + …` nests
+# one level per operator in SQL, so this is also the longest chain that has SQL.
+MAX_SQL_DEPTH = 160
 WHOLE_LIMIT = 2**40  # whole literals up to this stay BIGINT (sums stay far below 2^52)
 
 
@@ -317,7 +322,10 @@ class SqlBuilder:
 
 @dataclass
 class SqlCall:
-    """One function call being translated: its SQL arguments and what the checker knew."""
+    """One function call being translated: its SQL arguments and what the checker knew.
+
+    Implements calcformula.functions.registry.SqlCall, the protocol the registry's SQL
+    translations are written against (mypy checks the fit where they are called)."""
 
     builder: SqlBuilder
     node: Call
@@ -521,6 +529,13 @@ class _Compiler:
                     ],
                 )
             return exp.Cast(this=exp.Null(), to=exp.DataType.build("BOOLEAN"))
+        if info is not None and info.reads_as is PropertyKind.BOOL:
+            raise Unsupported(
+                node.name,
+                f"`{node.name}` is a checkbox read as a number, which HubSpot gives as blank even "
+                "through `coalesce(…)` (decision T2a); write `bool(…)`",
+                node.span,
+            )
         if kind is ColumnType.NUMBER:
             return b.number(value)
         if kind in (ColumnType.TIMESTAMP, ColumnType.DATE):
@@ -641,6 +656,18 @@ def compile_sql(
         raise ValueError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
     if not checked.ok:
         return SqlFormula(checked, profile, None, checked.diagnostics)
+    # Every formula node becomes at least one SQL node one level down: a formula past either
+    # limit is refused before any SQL is built (building it would cost time for nothing).
+    nodes, depth = _extent(checked.tree)
+    if nodes > MAX_NODES:
+        diagnostic = codes.SQL_TOO_LARGE.at(
+            checked.tree.span, size=f"at least {nodes}", limit=MAX_NODES
+        )
+        return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
+    if depth > MAX_SQL_DEPTH:
+        return SqlFormula(
+            checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name))
+        )
     builder = SqlBuilder(profile, now_ms)
     compiler = _Compiler(checked, builder, columns or {}, checked.references)
     try:
@@ -656,12 +683,87 @@ def compile_sql(
             reason=problem.reason,
         )
         return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
+    except RecursionError:  # pragma: no cover - the depth check above keeps well inside
+        return SqlFormula(
+            checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name))
+        )
     expression = _parenthesize(expression)
+    if profile.name == "postgres":
+        if any(
+            isinstance(node, exp.Literal) and node.is_string and "\x00" in node.this
+            for node in expression.walk()
+        ):
+            diagnostic = codes.SQL_UNSUPPORTED.at(
+                _nul_span(checked),
+                what="a NUL character",
+                dialect=profile.name,
+                reason="PostgreSQL text cannot hold U+0000",
+            )
+            return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
+        expression = _escape_strings(expression)
+    if _sql_depth(expression) > 2 * MAX_SQL_DEPTH:
+        # Functions expand to several SQL levels each (CASE, CAST, the NULL checks).
+        return SqlFormula(
+            checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name))
+        )
     size = sum(1 for _ in expression.walk())
     if size > MAX_NODES:
         diagnostic = codes.SQL_TOO_LARGE.at(checked.tree.span, size=size, limit=MAX_NODES)
         return SqlFormula(checked, profile, None, (*checked.diagnostics, diagnostic))
     return SqlFormula(checked, profile, expression, checked.diagnostics, tuple(compiler.read))
+
+
+def _escape_strings(tree: exp.Expr) -> exp.Expr:
+    """PostgreSQL string literals that mean the same whatever `standard_conforming_strings`
+    says: a literal with a backslash is written `E'…'` with the backslash doubled (in a
+    plain literal the server would read it as an escape when the setting is off)."""
+
+    def escape(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Literal) and node.is_string and "\\" in node.this:
+            text = node.this.replace("\\", "\\\\").replace("'", "\\'")
+            return exp.Var(this=f"E'{text}'")
+        return node
+
+    return tree.transform(escape, copy=False)
+
+
+def _nul_span(checked: CheckResult) -> Span:
+    for node in walk(checked.tree):
+        if isinstance(node, String) and "\x00" in node.value:
+            return node.span
+    return checked.tree.span
+
+
+def _extent(root: Node) -> tuple[int, int]:
+    """How many nodes a formula has and how deep it nests, every operand a level."""
+    count = depth = 0
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        count += 1
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in node.children())
+    return count, depth
+
+
+def _sql_depth(root: exp.Expr) -> int:
+    depth = 0
+    stack: list[tuple[exp.Expr, int]] = [(root, 1)]
+    while stack:
+        node, level = stack.pop()
+        depth = max(depth, level)
+        stack.extend((child, level + 1) for child in node.iter_expressions())
+    return depth
+
+
+def _too_deep(checked: CheckResult, dialect: str) -> Diagnostic:
+    return codes.SQL_UNSUPPORTED.at(
+        checked.tree.span,
+        what="the formula",
+        dialect=dialect,
+        reason=f"it nests more than {MAX_SQL_DEPTH} levels deep (operands of a chain of "
+        "operators count as one level each); split it into several properties",
+    )
 
 
 def select(

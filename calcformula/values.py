@@ -8,6 +8,7 @@ without trailing zeros (decision E6).
 from __future__ import annotations
 
 import decimal
+import json
 from decimal import Decimal
 
 from calcformula.functions.registry import Value
@@ -71,3 +72,15 @@ def format_value(value: Value) -> str:
     if isinstance(value, Decimal):
         return format_number(value)
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def json_value(value: Value) -> str:
+    """A value as JSON text, as `eval --format json` writes it: numbers exact (the number's
+    own digits, never a float), blank as null."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format_number(value)
+    return json.dumps(value, ensure_ascii=False)

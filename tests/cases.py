@@ -8,6 +8,10 @@ sections are comments):
 - ``--- diagnostics``: one ``CODE LINE:COL-LINE:COL`` per line, in order (none: ``ok``);
 - ``--- fixed``: the formula after applying the first fix of every diagnostic.
 - ``--- canonical`` / ``--- hubspot``: the formatted text in that style.
+
+Evaluation cases (eval/) also state ``--- check`` (the checker's codes, or ``ok``) and
+``--- diagnostics`` (one line per record: the evaluation's codes, or ``none``); ``--- engines``
+``python`` keeps a case out of the SQL engines (numbers their decimals cannot hold).
 """
 
 from __future__ import annotations

@@ -3,11 +3,13 @@ tests (loopback only).
 
 It stores properties and groups per object, answers in HubSpot's shapes (400 with a parser
 message, 401, 403 with scopes, 404, 409 OBJECT_ALREADY_EXISTS, 429 with policyName), sends
-rate-limit headers, and rewrites stored formulas the way HubSpot does (`=` -> `equals`,
-double quotes -> single quotes, a line break before `elseif`), with its own simple text rules
-rather than calcformula's formatter. Faults can be scripted per request: 500s, 429s, slow
-answers, dropped connections, and a create that succeeds on the server while the client
-never hears back.
+rate-limit headers, and stores formulas in HubSpot's rewritten form (decisions.md C1) by
+calling `calcformula.format(formula, style="hubspot")`. A formula naming a property the object
+does not have answers 404, as HubSpot does. It serves the v3 paths and the date-versioned ones
+(`/crm/properties/2026-09/...`, `/crm/objects/...`, `/crm/imports/...`, `/account-info/...`).
+Faults can be scripted per request: 500s, 429s (with any Retry-After text), 400s, slow
+answers, bodies trickled byte by byte, raw bytes, dropped connections, a create that succeeds
+on the server while the client never hears back, and a create that loses a race (409).
 
 Records (for `verify`): objects hold records whose calculated properties get their values from
 a function the test supplies (`calculate`), so tests can plant mismatches; imported records
@@ -33,6 +35,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import calcformula
+from calcformula.formatter import FormatError
+from calcformula.nodes import Property, walk
+
 PAIRS = {
     "bool": {"booleancheckbox", "calculation_equation"},
     "enumeration": {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"},
@@ -41,29 +47,34 @@ PAIRS = {
     "string": {"file", "text", "textarea", "calculation_equation", "html", "phonenumber"},
     "number": {"number", "calculation_equation"},
 }
+VERSION = r"(?:v3|\d{4}-\d{2}(?:-beta)?)"
 PATH = re.compile(
-    r"^/crm/(?:v3/properties|properties/(?P<version>\d{4}-\d{2}))/(?P<object>[a-z_]+)"
+    r"^/crm/(?:v3/properties|properties/\d{4}-\d{2}(?:-beta)?)/(?P<object>[a-z_]+)"
     r"(?:/(?P<rest>.*))?$"
 )
+OBJECTS = re.compile(r"^/crm/(?:v3/objects|objects/\d{4}-\d{2}(?:-beta)?)/(?P<rest>.*)$")
+IMPORTS = re.compile(r"^/crm/(?:v3/imports|imports/\d{4}-\d{2}(?:-beta)?)(?P<rest>/.*)?$")
+ACCOUNT = re.compile(rf"^/account-info/{VERSION}/details$")
 
 
 def canonical(formula: str) -> str:
-    """What HubSpot stores: its rewrite, reproduced with plain text rules."""
-    text = re.sub(r'"([^"\']*)"', r"'\1'", formula)
-    text = re.sub(r"(?<![<>!=])=(?!=)", " equals ", text)
-    text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"\s*\belseif\b", "\nelseif", text, flags=re.IGNORECASE)
-    text = re.sub(r"\(\s*(is_present\([^()]*(?:\([^()]*\))?[^()]*\))\s*\)", r"\1", text)
-    return re.sub(r" +", " ", text)
+    """What HubSpot stores (decisions.md C1), by calcformula's hubspot style; raises
+    `FormatError` for a formula that does not parse."""
+    return calcformula.format(formula, style="hubspot")
 
 
 @dataclass
 class Fault:
     method: str
     path: str  # a substring of the path
-    kind: str  # 500 | 429 | daily | drop | commit-then-drop | slow | 400-formula
+    # 500 | 429 | daily | 400 | drop | commit-then-drop | slow | conflict | raw
+    # | trickle (body bytes one by one) | trickle-headers (header bytes one by one)
+    kind: str
     times: int = 1
     seconds: float = 0.0
+    retry_after: str | None = None  # 429: the Retry-After header's text
+    raw: bytes = b""  # raw: the whole answer, sent as is
+    after: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -87,6 +98,8 @@ class FakeHubSpot:
     batch_sizes: list[int] = field(default_factory=list)
     page_sizes: list[int] = field(default_factory=list)
     next_id: int = 1000
+    times: list[float] = field(default_factory=list)  # time.monotonic() of each request
+    fail_import: str | None = None  # an import ends FAILED with this file-level reason
 
     def add_record(self, obj: str, properties: dict[str, Any]) -> str:
         self.next_id += 1
@@ -111,8 +124,26 @@ class FakeHubSpot:
         for prop in properties:
             self.properties[name][prop["name"]] = self._stored(prop, hubspot=True)
 
-    def fail(self, method: str, path: str, kind: str, times: int = 1, seconds: float = 0) -> None:
-        self.faults.append(Fault(method, path, kind, times, seconds))
+    def fail(
+        self,
+        method: str,
+        path: str,
+        kind: str,
+        times: int = 1,
+        seconds: float = 0,
+        retry_after: str | None = None,
+        raw: bytes = b"",
+        after: int = 0,
+    ) -> None:
+        self.faults.append(Fault(method, path, kind, times, seconds, retry_after, raw, after))
+
+    def requests_to(self, method: str, path: str) -> list[float]:
+        """When each request to `path` (a substring) arrived (time.monotonic())."""
+        return [
+            moment
+            for (m, p), moment in zip(self.log, self.times, strict=True)
+            if m == method and path in p
+        ]
 
     @property
     def writes(self) -> list[tuple[str, str]]:
@@ -142,7 +173,10 @@ class FakeHubSpot:
             },
         }
         if prop.get("calculationFormula") is not None:
-            stored["calculationFormula"] = canonical(prop["calculationFormula"])
+            try:
+                stored["calculationFormula"] = canonical(prop["calculationFormula"])
+            except FormatError:  # set up by a test as is
+                stored["calculationFormula"] = prop["calculationFormula"]
             stored["calculated"] = True
             stored["modificationMetadata"]["readOnlyValue"] = True
         return stored
@@ -176,6 +210,9 @@ class FakeHubSpot:
         with self.lock:
             for fault in self.faults:
                 if fault.times > 0 and fault.method == method and fault.path in path:
+                    if fault.after > 0:
+                        fault.after -= 1
+                        continue
                     fault.times -= 1
                     return fault
         return None
@@ -185,7 +222,9 @@ class FakeHubSpot:
         url = urlparse(request.path)
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
-        self.log.append((method, url.path))
+        with self.lock:
+            self.log.append((method, url.path))
+            self.times.append(time.monotonic())
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._send(
                 request,
@@ -205,6 +244,15 @@ class FakeHubSpot:
                 return None
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
+            if fault.kind == "raw":
+                request.close_connection = True
+                request.wfile.write(fault.raw)
+                return None
+            if fault.kind in ("trickle", "trickle-headers"):
+                return self._trickle(request, fault)
+            if fault.kind == "400":
+                status, data = self._error(400, "VALIDATION_ERROR", "Scripted failure")
+                return self._send(request, status, data)
             if fault.kind == "500":
                 return self._send(
                     request,
@@ -229,7 +277,7 @@ class FakeHubSpot:
                         "policyName": "DAILY" if daily else "TEN_SECONDLY_ROLLING",
                         "correlationId": str(uuid.uuid4()),
                     },
-                    {"Retry-After": str(int(fault.seconds))} if not daily else {},
+                    {} if daily else {"Retry-After": fault.retry_after or str(int(fault.seconds))},
                 )
         content_type = request.headers.get("Content-Type") or ""
         try:
@@ -247,6 +295,13 @@ class FakeHubSpot:
                     "message": "Invalid input JSON",
                 },
             )
+        if fault is not None and fault.kind == "conflict" and isinstance(body, dict):
+            # Someone else creates the same property (with another label) just before us.
+            with self.lock:
+                matched = PATH.match(url.path)
+                if matched and matched.group("object") in self.properties:
+                    rival = {**body, "label": f"{body.get('label', '')} (theirs)"}
+                    self.properties[matched.group("object")][body["name"]] = self._stored(rival)
         status, data = self.route(method, url.path, parse_qs(url.query), body)
         if fault is not None and fault.kind == "commit-then-drop":
             request.close_connection = True
@@ -274,6 +329,28 @@ class FakeHubSpot:
         request.end_headers()
         request.wfile.write(payload)
 
+    def _trickle(self, request: BaseHTTPRequestHandler, fault: Fault) -> None:
+        """A 200 that dribbles out one byte every `fault.seconds` (headers too, for
+        trickle-headers) until the client gives up."""
+        body = json.dumps({"results": [{"name": "x" * 40}] * 20}).encode()
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"X-Padding: {'p' * 200}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        request.close_connection = True
+        slow = head + body if fault.kind == "trickle-headers" else body
+        try:
+            if fault.kind == "trickle":
+                request.wfile.write(head)
+                request.wfile.flush()
+            for index in range(len(slow)):
+                request.wfile.write(slow[index : index + 1])
+                request.wfile.flush()
+                time.sleep(fault.seconds)
+        except OSError:
+            return None  # the client hung up, as it should
+        return None
+
     def _error(
         self, status: int, category: str, message: str, **extra: Any
     ) -> tuple[int, dict[str, Any]]:
@@ -288,13 +365,15 @@ class FakeHubSpot:
     def route(
         self, method: str, path: str, query: dict[str, list[str]], body: Any
     ) -> tuple[int, Any]:
-        if path.startswith("/crm/v3/objects/"):
+        objects = OBJECTS.match(path)
+        if objects:
             with self.lock:
-                return self._objects(method, path.removeprefix("/crm/v3/objects/"), query, body)
-        if path.startswith("/crm/v3/imports"):
+                return self._objects(method, objects.group("rest"), query, body)
+        imports = IMPORTS.match(path)
+        if imports:
             with self.lock:
-                return self._imports(method, path.removeprefix("/crm/v3/imports"), body)
-        if path == "/account-info/v3/details":
+                return self._imports(method, imports.group("rest") or "", body, query)
+        if ACCOUNT.match(path):
             return 200, {
                 "portalId": self.portal_id,
                 "accountType": self.account_type,
@@ -358,9 +437,31 @@ class FakeHubSpot:
                 return 204, None
         return self._error(405, "METHOD_NOT_ALLOWED", f"{method} {path}")
 
-    def _formula_problem(self, formula: str | None) -> tuple[int, dict[str, Any]] | None:
+    def _formula_problem(
+        self, obj: str, formula: str | None, own: str | None = None
+    ) -> tuple[int, dict[str, Any]] | None:
         if formula is None:
             return None
+        parsed = calcformula.parse(formula)
+        if not parsed.ok:
+            return self._error(
+                400,
+                "VALIDATION_ERROR",
+                "Unable to parse calculation formula",
+                propertiesErrorCode="PROPERTY_INVALID",
+            )
+        named = sorted({n.name for n in walk(parsed.tree) if isinstance(n, Property)})
+        unknown = [n for n in named if n not in self.properties[obj] and n != own]
+        if unknown:
+            # HubSpot answers 404 here (decisions.md, API facts); its exact wording was not
+            # captured, so this body is only HubSpot-like.
+            return self._error(
+                404,
+                "OBJECT_NOT_FOUND",
+                f"Unable to find properties referenced in calculation formula: "
+                f"[{', '.join(unknown)}]",
+                subCategory="PropertyValidationError.PROPERTY_NOT_FOUND",
+            )
         for word in self.rejected_formula_words:
             if word in formula:
                 column = formula.index(word) + 1
@@ -389,7 +490,7 @@ class FakeHubSpot:
             return self._error(
                 409, "OBJECT_ALREADY_EXISTS", f"A property named '{name}' already exists."
             )
-        problem = self._formula_problem(body.get("calculationFormula"))
+        problem = self._formula_problem(obj, body.get("calculationFormula"))
         if problem:
             return problem
         self.properties[obj][name] = self._stored(body)
@@ -398,7 +499,7 @@ class FakeHubSpot:
     def _update(self, obj: str, name: str, body: dict[str, Any]) -> tuple[int, Any]:
         if name not in self.properties[obj]:
             return self._error(404, "OBJECT_NOT_FOUND", f"Property {name} does not exist")
-        problem = self._formula_problem(body.get("calculationFormula"))
+        problem = self._formula_problem(obj, body.get("calculationFormula"), name)
         if problem:
             return problem
         prop = self.properties[obj][name]
@@ -469,9 +570,11 @@ class FakeHubSpot:
                         {"id": record["id"], "properties": self._shown(obj, record, names)}
                     )
             return 200, {"status": "COMPLETE", "results": results}
-        return self._error(405, "METHOD_NOT_ALLOWED", f"{method} /crm/v3/objects/{rest}")
+        return self._error(405, "METHOD_NOT_ALLOWED", f"{method} objects/{rest}")
 
-    def _imports(self, method: str, rest: str, body: Any) -> tuple[int, Any]:
+    def _imports(
+        self, method: str, rest: str, body: Any, query: dict[str, list[str]]
+    ) -> tuple[int, Any]:
         if method == "POST" and rest == "":
             if not isinstance(body, dict) or "importRequest" not in body or "files" not in body:
                 return self._error(400, "VALIDATION_ERROR", "importRequest and files are required")
@@ -497,6 +600,7 @@ class FakeHubSpot:
                         {
                             "errorType": "INVALID_NUMBER",
                             "invalidValue": bad[1],
+                            "errorMessage": f"{bad[1]} is not a valid number for {bad[0]}",
                             "knownColumnNumber": header.index(bad[0]) + 1,
                             "sourceData": {"lineNumber": line, "rowData": row},
                         }
@@ -512,6 +616,8 @@ class FakeHubSpot:
                     }
                 )
             identifier = str(len(self.imports) + 500)
+            if self.fail_import:
+                errors.append({"errorType": "FAILED_IMPORT", "errorMessage": self.fail_import})
             self.imports[identifier] = {"state": "STARTED", "polls": 0, "errors": errors}
             return 200, {"id": identifier, "state": "STARTED"}
         import_id, _, tail = rest.strip("/").partition("/")
@@ -519,9 +625,16 @@ class FakeHubSpot:
         if method != "GET" or job is None:
             return self._error(404, "OBJECT_NOT_FOUND", f"import {import_id} not found")
         if tail == "errors":
-            return 200, {"results": job["errors"]}
+            wanted = query.get("includeErrorMessage", ["false"])[0] == "true"
+            return 200, {
+                "results": [
+                    {k: v for k, v in e.items() if wanted or k != "errorMessage"}
+                    for e in job["errors"]
+                ]
+            }
         job["polls"] += 1
-        job["state"] = "PROCESSING" if job["polls"] < 2 else "DONE"
+        done = "FAILED" if self.fail_import else "DONE"
+        job["state"] = "PROCESSING" if job["polls"] < 2 else done
         return 200, {"id": import_id, "state": job["state"], "metadata": {"counters": {}}}
 
 

@@ -345,7 +345,7 @@ def test_explain_unknown_code() -> None:
 
 def test_functions_list_and_one() -> None:
     listing = run("functions")
-    assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 54
+    assert listing.returncode == 0 and len(listing.stdout.splitlines()) == 2 + 54  # headings
     one = run("functions", "round_down")
     assert one.returncode == 0 and "round_down(value: number, decimals: number)" in one.stdout
 

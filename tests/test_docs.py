@@ -40,3 +40,30 @@ def test_readme_links_exist() -> None:
     for link in ("docs/language.md", "docs/diagnostics.md", "docs/functions.md"):
         assert link in readme
         assert (Path(__file__).parent.parent / link).is_file()
+
+
+def test_every_error_code_states_its_basis() -> None:
+    """The severity principle: an error rests on HubSpot's documentation, a recorded field
+    test (with its source) or reasoning, and docs/diagnostics.md says which."""
+    import re
+
+    from calcformula.codes import CODES, Basis
+    from calcformula.diagnostics import Severity
+
+    page = (Path(__file__).parent.parent / "docs" / "diagnostics.md").read_text()
+    sections = dict(re.findall(r"^## (CF\d+)\n(.*?)(?=^## |\Z)", page, re.M | re.S))
+    for code in CODES.values():
+        if code.severity is not Severity.ERROR:
+            continue
+        assert code.basis is not None, f"{code.code} is an error without a basis"
+        assert code.evidence.strip(), code.code
+        if code.basis is Basis.FIELD_TESTED:
+            assert code.source.strip(), f"{code.code} is field-tested without a source"
+        basis = re.search(
+            r"^\*Basis:\* (documented|field-tested|reasoned)(; source: .+)?$",
+            sections[code.code],
+            re.M,
+        )
+        assert basis is not None, f"docs/diagnostics.md: {code.code} has no *Basis:* line"
+        if code.basis is Basis.FIELD_TESTED:
+            assert basis.group(2) is not None, f"{code.code}: the field test's source is missing"

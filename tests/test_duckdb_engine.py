@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import hypothesis.strategies as st
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 
 from calcformula import check
 from calcformula.duckdb_engine import DuckDBEngine, EngineError
@@ -233,7 +233,17 @@ def test_any_file_gives_rows_or_an_engine_error(data: bytes, suffix: str) -> Non
                 problems = engine.problems()
             finally:
                 engine.close()
-        except EngineError:
+        except EngineError as error:
+            # A refusal is the documented kind: one line that names the file it could not
+            # read, or says the engine stopped and what to use instead.
+            message = str(error)
+            event("EngineError")
+            assert message and "\n" not in message, message
+            assert "Traceback" not in message
+            assert str(path) in message or (
+                message.startswith("the DuckDB engine stopped") and "--engine python" in message
+            ), message
             return
+        event("rows")
         assert all(isinstance(record_id, str) for record_id, _ in rows)
         assert all(problem.line >= 1 for problem in problems)

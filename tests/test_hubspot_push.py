@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import calcformula
 from calcformula.hubspot.client import AmbiguousWrite, DailyLimitError, HubSpotClient
 from tests.hubspot_fake import FakeHubSpot
 
@@ -44,10 +47,19 @@ def project(tmp_path: Path) -> Path:
 
 
 def run(
-    hubspot: Hub, *args: str, cwd: Path | None = None, token: str | None = None
+    hubspot: Hub,
+    *args: str,
+    cwd: Path | None = None,
+    token: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     fake, url = hubspot
-    env = {**os.environ, "HUBSPOT_ACCESS_TOKEN": token or fake.token, "HUBSPOT_API_BASE_URL": url}
+    env = {
+        **os.environ,
+        "HUBSPOT_ACCESS_TOKEN": token or fake.token,
+        "HUBSPOT_API_BASE_URL": url,
+        **(env or {}),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "calcformula", *args],
         capture_output=True,
@@ -118,7 +130,7 @@ def test_update_shows_a_field_diff_and_patches_only_changes(hubspot: Hub, projec
     assert "label: 'Days to close' -> 'Days until close'" in plan.stdout
     before = len(fake.writes)
     assert run(hubspot, "push", "--yes", cwd=project).returncode == 0
-    assert fake.writes[before:] == [("PATCH", "/crm/v3/properties/deals/cf_days_to_close")]
+    assert fake.writes[before:] == [("PATCH", "/crm/properties/2026-09/deals/cf_days_to_close")]
 
 
 def test_groups_first_then_dependency_order(hubspot: Hub, tmp_path: Path) -> None:
@@ -134,12 +146,12 @@ def test_groups_first_then_dependency_order(hubspot: Hub, tmp_path: Path) -> Non
     result = run(hubspot, "push", "--yes", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     writes = [w for w in fake.writes]
-    assert writes[0] == ("POST", "/crm/v3/properties/deals/groups")
+    assert writes[0] == ("POST", "/crm/properties/2026-09/deals/groups")
     posts = [path for method, path in writes if method == "POST"]
     assert posts == [
-        "/crm/v3/properties/deals/groups",
-        "/crm/v3/properties/deals",
-        "/crm/v3/properties/deals",
+        "/crm/properties/2026-09/deals/groups",
+        "/crm/properties/2026-09/deals",
+        "/crm/properties/2026-09/deals",
     ]
     assert list(fake.properties["deals"])[-2:] == ["base", "derived"]
 
@@ -227,26 +239,26 @@ def test_create_that_succeeds_but_never_answers_is_not_duplicated(
     hubspot: Hub, project: Path
 ) -> None:
     fake, _ = hubspot
-    fake.fail("POST", "/crm/v3/properties/deals", "commit-then-drop")
+    fake.fail("POST", "/crm/properties/2026-09/deals", "commit-then-drop")
     result = run(hubspot, "push", "--yes", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "confirmed by reading it back" in result.stdout
-    creates = [w for w in fake.writes if w == ("POST", "/crm/v3/properties/deals")]
+    creates = [w for w in fake.writes if w == ("POST", "/crm/properties/2026-09/deals")]
     assert len(creates) == 5  # one per deal property, none repeated
 
 
 def test_rate_limit_and_server_errors_are_retried(hubspot: Hub, project: Path) -> None:
     fake, _ = hubspot
-    fake.fail("GET", "/crm/v3/properties/deals", "429", times=2, seconds=0)
-    fake.fail("GET", "/crm/v3/properties/contacts", "500", times=2)
-    fake.fail("PATCH", "/crm/v3/properties/deals", "500")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "429", times=2, seconds=0)
+    fake.fail("GET", "/crm/properties/2026-09/contacts", "500", times=2)
+    fake.fail("PATCH", "/crm/properties/2026-09/deals", "500")
     result = run(hubspot, "push", "--yes", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_daily_limit_stops_with_a_clear_message(hubspot: Hub, project: Path) -> None:
     fake, _ = hubspot
-    fake.fail("GET", "/crm/v3/properties/deals", "daily")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "daily")
     result = run(hubspot, "push", "--yes", cwd=project)
     assert result.returncode == 1
     assert "daily API limit" in result.stderr and "Nothing more was sent" in result.stderr
@@ -331,7 +343,7 @@ def test_schema_pull(hubspot: Hub, tmp_path: Path) -> None:
 
 def test_client_never_resends_an_ambiguous_create(hubspot: Hub) -> None:
     fake, url = hubspot
-    fake.fail("POST", "/crm/v3/properties/deals", "commit-then-drop")
+    fake.fail("POST", "/crm/properties/2026-09/deals", "commit-then-drop")
     with HubSpotClient(token=fake.token, base_url=url, backoff=0.01) as client:
         with pytest.raises(AmbiguousWrite):
             client.create_property(
@@ -345,23 +357,257 @@ def test_client_never_resends_an_ambiguous_create(hubspot: Hub) -> None:
                 },
             )
         assert "Bearer" not in repr(client) and fake.token not in repr(client)
-    assert [w for w in fake.writes if w[0] == "POST"] == [("POST", "/crm/v3/properties/deals")]
+    assert [w for w in fake.writes if w[0] == "POST"] == [("POST", "/crm/properties/2026-09/deals")]
     assert "x" in fake.properties["deals"]
 
 
 def test_client_retries_slow_and_dropped_reads(hubspot: Hub) -> None:
     fake, url = hubspot
-    fake.fail("GET", "/crm/v3/properties/deals", "slow", seconds=1.5)
-    fake.fail("GET", "/crm/v3/properties/deals", "drop")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "slow", seconds=1.5)
+    fake.fail("GET", "/crm/properties/2026-09/deals", "drop")
     with HubSpotClient(token=fake.token, base_url=url, timeout=1.0, backoff=0.01) as client:
         assert client.list_properties("deals")
 
 
 def test_client_daily_limit(hubspot: Hub) -> None:
     fake, url = hubspot
-    fake.fail("GET", "/crm/v3/properties/deals", "daily")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "daily")
     with (
         HubSpotClient(token=fake.token, base_url=url, backoff=0.01) as client,
         pytest.raises(DailyLimitError),
     ):
         client.list_properties("deals")
+
+
+# --- issue 12/13/14: a misbehaving portal, HubSpot's stored form, the commands ----------------
+
+PORTAL_COMMANDS = [["plan"], ["push"], ["pull"], ["schema", "pull"], ["verify"]]
+
+
+@pytest.mark.parametrize("command", PORTAL_COMMANDS, ids=" ".join)
+def test_help_of_every_portal_command_names_the_environment(command: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "calcformula", *command, "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "HUBSPOT_ACCESS_TOKEN" in text and "HUBSPOT_API_BASE_URL" in text
+    assert "HUBSPOT_API_VERSION" in text and "CALCFORMULA_HTTP_DEADLINE" in text
+
+
+def test_v3_paths_stay_selectable(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    result = run(hubspot, "push", "--yes", cwd=project, env={"HUBSPOT_API_VERSION": "v3"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert fake.log and all(
+        path.startswith(("/crm/v3/properties/", "/account-info/v3/")) for _, path in fake.log
+    )
+
+
+def test_an_unknown_api_version_is_a_usage_error(hubspot: Hub, project: Path) -> None:
+    result = run(hubspot, "plan", "--api-version", "2026-13", cwd=project)
+    assert result.returncode == 2 and "2026-09" in result.stderr
+
+
+def test_a_refused_connection_names_the_host_after_announced_retries(project: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = run((FakeHubSpot(), f"http://127.0.0.1:{port}"), "plan", cwd=project)
+    assert time.monotonic() - started < 15
+    assert result.returncode == 1
+    assert result.stderr.count("retrying in") == 3
+    assert f"cannot connect to 127.0.0.1:{port}: connection refused" in result.stderr
+
+
+def test_a_plain_http_base_url_is_refused(project: Path) -> None:
+    result = run((FakeHubSpot(), "http://api.hubapi.com"), "plan", cwd=project)
+    assert result.returncode == 2 and "not https" in result.stderr
+
+
+def test_a_token_with_inner_whitespace_is_refused_without_showing_it(
+    hubspot: Hub, project: Path
+) -> None:
+    fake, _ = hubspot
+    result = run(hubspot, "plan", cwd=project, token="pat-na1-SECRET PART-123")
+    assert result.returncode == 2
+    assert "HUBSPOT_ACCESS_TOKEN contains a space" in result.stderr
+    assert "SECRET" not in result.stderr and "PART-123" not in result.stderr
+    assert fake.log == []
+
+
+def test_a_token_with_a_trailing_newline_works(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    result = run(hubspot, "plan", cwd=project, token=fake.token + "\n")
+    assert result.returncode == 3, result.stderr
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html>Bad gateway</html>",
+        b'{"results": [{"name": "cf_days',
+        b"{}",
+        b'{"results": [{"name": "cf_size_band", "type": 7}]}',
+    ],
+)
+def test_a_malformed_portal_reading_plans_nothing_and_pulls_nothing(
+    hubspot: Hub, project: Path, tmp_path: Path, body: bytes
+) -> None:
+    fake, _ = hubspot
+    answer = (
+        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}"
+        "\r\nConnection: close\r\n\r\n"
+    ).encode() + body
+    fake.fail("GET", "/crm/properties/2026-09/deals", "raw", raw=answer)
+    plan = run(hubspot, "plan", cwd=project)
+    assert plan.returncode == 1
+    assert "GET /crm/properties/2026-09/deals" in plan.stderr
+    assert "create" not in plan.stdout
+    fake.fail("GET", "/crm/properties/2026-09/deals", "raw", raw=answer, times=2)
+    push = run(hubspot, "push", "--yes", cwd=project)
+    assert push.returncode == 1 and fake.writes == []
+    out = tmp_path / "pulled"
+    out.mkdir()
+    (out / "calcformula.yaml").write_text("kept\n")
+    fake.fail("GET", "/crm/properties/2026-09/deals", "raw", raw=answer)
+    pulled = run(hubspot, "pull", "contacts", "deals", "--output", str(out))
+    assert pulled.returncode == 1 and "GET /crm/properties/2026-09/deals" in pulled.stderr
+    assert (out / "calcformula.yaml").read_text() == "kept\n"
+    assert sorted(p.name for p in out.iterdir()) == ["calcformula.yaml"]
+
+
+def test_a_trickling_portal_cannot_hold_a_command(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    fake.fail("GET", "/crm/properties/2026-09/deals", "trickle", seconds=0.3)
+    started = time.monotonic()
+    result = run(hubspot, "plan", cwd=project, env={"CALCFORMULA_HTTP_DEADLINE": "1.5"})
+    assert time.monotonic() - started < 10
+    assert result.returncode == 1
+    assert "did not finish answering within 1.5 s" in result.stderr
+
+
+def test_retries_are_announced_and_their_total_reported(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    fake.fail("GET", "/crm/properties/2026-09/deals", "429", times=2, retry_after="0.2")
+    result = run(hubspot, "plan", cwd=project)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.count("rate limited (429); retrying in 0.2 s") == 2
+    assert "2 retries, 0.4 s spent waiting" in result.stderr
+
+
+def test_a_create_that_loses_a_race_is_reconciled_by_reading_and_patching(
+    hubspot: Hub, project: Path
+) -> None:
+    fake, _ = hubspot
+    fake.fail("POST", "/crm/properties/2026-09/deals", "conflict")
+    result = run(hubspot, "push", "--yes", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "exists already (409); reconciling" in result.stdout
+    assert "updated (it appeared meanwhile)" in result.stdout
+    [(conflicted, _)] = [
+        (n, p) for n, p in fake.properties["deals"].items() if n.startswith("cf_")
+    ][:1]
+    patches = [p for m, p in fake.writes if m == "PATCH"]
+    assert patches == [f"/crm/properties/2026-09/deals/{conflicted}"]
+    assert "(theirs)" not in fake.properties["deals"][conflicted]["label"]
+    assert run(hubspot, "plan", cwd=project).returncode == 0
+
+
+GROUP_MANIFEST = (
+    "groups:\n  - {object: deals, name: calculations, label: Calculations}\n"
+    "properties:\n"
+    "  - {object: deals, name: base, label: B, type: number, group: calculations,"
+    " formula: 'coalesce(amount, 0)'}\n"
+)
+
+
+@pytest.mark.parametrize(("kind", "posts"), [("commit-then-drop", 1), ("drop", 2)])
+def test_an_ambiguous_group_create_is_read_back_before_anything_is_resent(
+    hubspot: Hub, tmp_path: Path, kind: str, posts: int
+) -> None:
+    fake, _ = hubspot
+    (tmp_path / "calcformula.yaml").write_text(GROUP_MANIFEST)
+    fake.fail("POST", "/crm/properties/2026-09/deals/groups", kind)
+    result = run(hubspot, "push", "--yes", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reading it back" in result.stdout
+    group_calls = [(m, p) for m, p in fake.log if p == "/crm/properties/2026-09/deals/groups"]
+    # Plan's read, the POST, then a read, and only if the group is missing, one more POST.
+    expected = ["GET", "POST", "GET"] + ["POST"] * (posts - 1)
+    assert [m for m, _ in group_calls] == expected
+    assert "calculations" in fake.groups["deals"]
+
+
+def test_a_create_answering_404_names_the_unknown_property(hubspot: Hub, tmp_path: Path) -> None:
+    fake, _ = hubspot
+    fake.rejected_formula_words.add("amount")  # `base` is refused, so `derived` names a ghost
+    (tmp_path / "calcformula.yaml").write_text(
+        "properties:\n"
+        "  - {object: deals, name: base, label: B, type: number, group: dealinformation,"
+        " formula: 'coalesce(amount, 0)'}\n"
+        "  - {object: deals, name: derived, label: D, type: number, group: dealinformation,"
+        " formula: 'base * 2'}\n"
+    )
+    result = run(hubspot, "push", "--yes", cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        "! deals/derived: HubSpot answered 404: the formula names a property that deals does "
+        "not have: `base`; create it first or fix the name" in result.stdout
+    )
+
+
+C1_MANIFEST = """\
+properties:
+  - {object: deals, name: c1_text, label: T, type: string, group: dealinformation,
+     formula: "if amount>=10000 then \\"big \\" + string(dealname) else 'small'"}
+  - {object: deals, name: c1_numbers, label: N, type: number, group: dealinformation,
+     formula: "if string(dealstage) != 'won' then 10amount+2.50 elseif amount=1 then 1 else 0"}
+"""
+
+
+def test_a_push_stores_hubspots_rewrite_and_a_plan_then_shows_no_change(
+    hubspot: Hub, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    (tmp_path / "calcformula.yaml").write_text(C1_MANIFEST)
+    assert run(hubspot, "push", "--yes", cwd=tmp_path).returncode == 0
+    for name, sent in (
+        ("c1_text", "if amount>=10000 then \"big \" + string(dealname) else 'small'"),
+        (
+            "c1_numbers",
+            "if string(dealstage) != 'won' then 10amount+2.50 elseif amount=1 then 1 else 0",
+        ),
+    ):
+        stored = fake.properties["deals"][name]["calculationFormula"]
+        assert stored == calcformula.format(sent, style="hubspot")
+        assert stored != sent  # HubSpot's rewrite, stored
+    assert run(hubspot, "plan", cwd=tmp_path).returncode == 0
+    # The server itself stores HubSpot's form of whatever it is sent.
+    _, url = hubspot
+    raw = "if amount>1 then 10amount+2.50 else 0"
+    with HubSpotClient(token=fake.token, base_url=url) as api:
+        created = api.create_property(
+            "deals",
+            {
+                "name": "c1_raw",
+                "label": "R",
+                "type": "number",
+                "fieldType": "calculation_equation",
+                "groupName": "dealinformation",
+                "calculationFormula": raw,
+            },
+        )
+    assert created["calculationFormula"] == calcformula.format(raw, style="hubspot") != raw
+    # Drift compares trees: the portal's text in another layout is still no change.
+    fake.properties["deals"]["c1_numbers"]["calculationFormula"] = (
+        "if string(dealstage) != 'won'   then (10 * amount) + 2.5\n"
+        "elseif amount equals 1 then 1 else 0"
+    )
+    assert run(hubspot, "plan", cwd=tmp_path).returncode == 0
+    fake.properties["deals"]["c1_numbers"]["calculationFormula"] = "10 * (amount + 2.5)"
+    assert run(hubspot, "plan", cwd=tmp_path).returncode == 3

@@ -119,7 +119,7 @@ def test_from_portal_reports_a_mismatch_with_what_it_implicates(
     pushed(hubspot, project)
     fake.add_record("deals", {"createdate": epoch("2026-01-01"), "amount": "500"})
     planted = fake.add_record("deals", {"createdate": epoch("2026-01-01"), "amount": "12345"})
-    fake.fail("GET", "/crm/v3/objects/deals", "429", times=1, seconds=0)  # retried, not fatal
+    fake.fail("GET", "/crm/objects/2026-09/deals", "429", times=1, seconds=0)  # retried, not fatal
     result = run(hubspot, "verify", "--from-portal", "--object", "deals", cwd=project)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "cf_size_band: 2 compared, 1 agree, 1 mismatch(es)" in result.stdout
@@ -164,7 +164,10 @@ def test_records_import_waits_for_backfill_compares_and_archives(
     )  # fmt: skip
     report = json.loads(result.stdout)
     # The rejected row is reported with its line number, and fails the run.
-    assert report["import_errors"] == ["row 132: INVALID_NUMBER ('not a number')"]
+    assert report["import_errors"] == [
+        "row 132: INVALID_NUMBER: not a number is not a valid number for amount"
+        " (value 'not a number')"
+    ]
     assert result.returncode == 1
     days = next(p for p in report["properties"] if p["property"] == "cf_days_to_close")
     assert (days["compared"], days["agreeing"], days["mismatching"]) == (130, 130, 0)
@@ -215,3 +218,110 @@ def test_usage_errors() -> None:
 
     assert run_cli("verify").returncode == 2
     assert run_cli("verify", "--from-portal", "--records", "x.csv").returncode == 2
+
+
+def test_a_mismatch_shows_calcformulas_trace_of_the_record(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    pushed(hubspot, project)
+    fake.add_record("deals", {"createdate": epoch("2026-01-01"), "amount": "12345"})
+    result = run(hubspot, "verify", "--from-portal", "--object", "deals", cwd=project)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (
+        "    calcformula's steps on this record:\n"
+        "      if amount >= 10000 then 'large' else 'small'  'large'\n"
+        "        amount >= 10000                             true\n"
+        "          amount                                    12345\n"
+    ) in result.stdout
+    assert "      the result is 'large' because `amount >= 10000` is true\n" in result.stdout
+    data = run(hubspot, "verify", "--from-portal", "--format", "json", cwd=project)
+    [band] = [p for p in json.loads(data.stdout)["properties"] if p["property"] == "cf_size_band"]
+    steps = band["mismatches"][0]["trace"]
+    assert steps["value"] == "large" and steps["blank_causes"] == []
+    assert [c["evaluated"] for c in steps["trace"]["children"]] == [True, True, False]
+
+
+def test_from_portal_refuses_a_portal_id_mismatch(hubspot: Hub, project: Path) -> None:
+    fake, _ = hubspot
+    pushed(hubspot, project)
+    manifest = project / "calcformula.yaml"
+    manifest.write_text('portal_id: "999"\n' + manifest.read_text())
+    reads_before = len(fake.log)
+    result = run(hubspot, "verify", "--from-portal", cwd=project)
+    assert result.returncode == 1
+    assert "for portal 999, but the token belongs to portal 12345678" in result.stderr
+    # Only the account was read: no records, no properties.
+    assert [p for _, p in fake.log[reads_before:]] == ["/account-info/2026-09/details"]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--poll", "0"),
+        ("--poll", "-1"),
+        ("--poll", "nan"),
+        ("--poll", "inf"),
+        ("--timeout", "0"),
+        ("--timeout", "-5"),
+        ("--timeout", "nan"),
+        ("--timeout", "1e300"),
+    ],
+)
+def test_records_check_poll_and_timeout_before_anything_is_sent(
+    hubspot: Hub, project: Path, tmp_path: Path, option: str, value: str
+) -> None:
+    fake, _ = hubspot
+    result = run(
+        hubspot, "verify", "--records", str(_records(tmp_path)), option, value, cwd=project
+    )
+    assert result.returncode == 2, result.stderr
+    assert option in result.stderr and "above 0" in result.stderr
+    assert fake.log == []
+
+
+def test_records_are_archived_when_the_run_fails_after_the_import(
+    hubspot: Hub, project: Path, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    # The first read-back after the import fails (not retryable); the records exist by then.
+    fake.fail("POST", "/crm/objects/2026-09/deals/batch/read", "400")
+    result = run(
+        hubspot, "verify", "--records", str(_records(tmp_path)), "--poll", "0.01",
+        "--timeout", "5", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Scripted failure" in result.stderr
+    assert ("POST", "/crm/objects/2026-09/deals/batch/archive") in fake.writes
+    assert "archived 130 imported record(s)" in result.stderr
+    assert fake.live_records("deals") == []
+
+
+def test_a_failed_import_shows_hubspots_reason_and_still_cleans_up(
+    hubspot: Hub, project: Path, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    fake.fail_import = "The file could not be processed: too many columns"
+    result = run(
+        hubspot, "verify", "--records", str(_records(tmp_path)), "--poll", "0.01",
+        "--timeout", "5", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "ended FAILED" in result.stderr
+    assert "the file: FAILED_IMPORT: The file could not be processed: too many columns" in (
+        result.stderr
+    )
+    assert "row 132: INVALID_NUMBER: not a number is not a valid number for amount" in (
+        result.stderr
+    )
+    assert fake.live_records("deals") == []
+
+
+def test_records_from_an_upload_whose_answer_is_lost_are_archived(
+    hubspot: Hub, project: Path, tmp_path: Path
+) -> None:
+    fake, _ = hubspot
+    fake.fail("POST", "/crm/imports/2026-09", "commit-then-drop")
+    result = run(hubspot, "verify", "--records", str(_records(tmp_path)), cwd=project)
+    assert result.returncode == 1
+    assert "the outcome is unknown" in result.stderr
+    assert "archived 130 imported record(s)" in result.stderr
+    assert fake.live_records("deals") == []

@@ -195,6 +195,24 @@ async def test_signature_help_tracks_the_active_parameter(
 
 
 @pytest.mark.asyncio
+async def test_only_safe_fixes_are_preferred(client: LanguageClient, project: Path) -> None:
+    path = project / "scratch_fixes.calc"
+    path.write_text("")
+    uri = await open_document(client, path, "concatnate('a', 'b') = 'ab' or 1 == 2")
+    actions = await client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(
+                start=types.Position(line=0, character=0), end=types.Position(line=0, character=37)
+            ),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    preferred = {a.title: a.is_preferred for a in actions or [] if isinstance(a, types.CodeAction)}
+    assert preferred == {"Replace with `concatenate`": False, "Replace `==` with `=`": True}
+
+
+@pytest.mark.asyncio
 async def test_formatting_and_quick_fixes(client: LanguageClient, project: Path) -> None:
     path = project / "scratch4.calc"
     path.write_text("")
@@ -282,7 +300,9 @@ async def test_survives_edits_beyond_the_end(client: LanguageClient, project: Pa
             position=types.Position(line=0, character=0),
         )
     )
-    assert result is None or result.contents
+    # Positions past the end are clamped to it (LSP), so the text is `a + 1 * 2`.
+    assert result is not None and isinstance(result.contents, types.MarkupContent)
+    assert result.contents.value.startswith("`a`: a property read as a number")
 
 
 @pytest.mark.asyncio
@@ -346,3 +366,80 @@ async def test_hover_and_completion_inside_the_manifest(
         )
     )
     assert isinstance(outside, types.CompletionList) and len(outside.items) == 0
+
+
+async def _labels(client: LanguageClient, uri: str, text: str) -> dict[str, types.CompletionItem]:
+    await change(client, uri, text, len(text) + 10)
+    result = await client.text_document_completion_async(
+        types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=0, character=len(text)),
+        )
+    )
+    assert isinstance(result, types.CompletionList)
+    return {item.label: item for item in result.items}
+
+
+@pytest.mark.asyncio
+async def test_completion_after_a_value_still_offers_names_the_prefix_matches(
+    client: LanguageClient, project: Path
+) -> None:
+    path = project / "formulas" / "weighted_amount.calc"
+    uri = await open_document(client, path, "2 ")
+    # `am` starts no keyword that may follow a value: implicit multiplication is valid, so
+    # the names it matches are offered rather than nothing.
+    items = await _labels(client, uri, "2 am")
+    assert "amount" in items and items["amount"].text_edit is not None
+    assert items["amount"].text_edit.new_text == "amount"
+    # `an` starts `and`: there only operators and keywords are offered.
+    items = await _labels(client, uri, "amount an")
+    assert "and" in items and "amount" not in items
+
+
+@pytest.mark.asyncio
+async def test_completion_inside_wrappers_offers_that_kind_as_bare_names(
+    client: LanguageClient, project: Path
+) -> None:
+    path = project / "formulas" / "weighted_amount.calc"
+    uri = await open_document(client, path, "1")
+    items = await _labels(client, uri, "string(")
+    assert {"dealname", "dealstage", "hubspot_owner_id"} <= set(items)
+    assert "amount" not in items and "closedate" not in items and "round_down" not in items
+    assert items["dealstage"].text_edit is not None
+    assert items["dealstage"].text_edit.new_text == "dealstage"  # not string(dealstage)
+    items = await _labels(client, uri, "timestamp(deal")
+    assert items["dealstage"].text_edit is not None
+    assert items["dealstage"].text_edit.new_text == "dealstage"
+
+
+@pytest.mark.asyncio
+async def test_completion_offers_elseif_wherever_it_can_follow(
+    client: LanguageClient, project: Path
+) -> None:
+    path = project / "formulas" / "weighted_amount.calc"
+    uri = await open_document(client, path, "1")
+    for text in (
+        "if amount > 1 then 2 ",
+        "if amount > 1 then amount * 2 ",
+        "if amount > 1 then 1 elseif amount > 0 then 2 ",
+        "if amount > 1 then if amount > 2 then 1 else 2 ",
+        "if amount > 1 then 2 el",
+    ):
+        items = await _labels(client, uri, text)
+        assert "elseif" in items, text
+    assert "elseif" not in await _labels(client, uri, "amount + 1 ")
+
+
+@pytest.mark.asyncio
+async def test_hover_on_an_unknown_property_says_so(client: LanguageClient, project: Path) -> None:
+    path = project / "formulas" / "weighted_amount.calc"
+    uri = await open_document(client, path, "amout * 2")
+    result = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=0, character=2),
+        )
+    )
+    assert result is not None and isinstance(result.contents, types.MarkupContent)
+    assert "no property of this name" in result.contents.value
+    assert "error" not in result.contents.value

@@ -223,13 +223,10 @@ def test_unknown_methods_and_malformed_params_are_survived() -> None:
         server.send("initialized", {}, request=False)
         unknown = server.send("calcformula/nope", {})
         assert unknown is not None and "error" in server.answer(unknown)
-        # pygls cannot recover the id of a request whose params do not parse, so it reports
-        # the problem with window/showMessage instead of an error answer; it must live on.
-        server.send("textDocument/hover", {"textDocument": 5})
-        report = server.message()
-        assert report.get("method") == "window/showMessage" and "Invalid Params" in json.dumps(
-            report
-        )
+        # A request whose params do not parse gets an error answer with its id.
+        bad = server.send("textDocument/hover", {"textDocument": 5})
+        assert bad is not None
+        assert server.answer(bad)["error"]["code"] == -32602
         server.send(
             "textDocument/didOpen",
             {

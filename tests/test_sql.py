@@ -117,6 +117,8 @@ def schema(name: str) -> Schema:
 
 
 def _conformance(case: Case, dialect: str, connection: Any) -> None:
+    if case.sections.get("engines") == "python":
+        pytest.skip("the case's numbers do not fit the SQL dialects' DECIMAL(38, 10)")
     inputs = eval_inputs(case)
     object_schema = schema(inputs.object_name) if inputs.object_name else None
     now = inputs.now_ms if inputs.now_ms is not None else NOW
@@ -128,7 +130,7 @@ def _conformance(case: Case, dialect: str, connection: Any) -> None:
         # times that a table of records does not hold.
         codes = {d.code for d in formula.diagnostics if d.is_error}
         assert codes == {"CF701"}, formula.diagnostics
-        assert any(w in case.title for w in ("E8", "E9", "timestamp")), case.title
+        assert any(w in case.title for w in ("E8", "E9", "timestamp", "T2a")), case.title
         return
     portal = PortalContext.load(CONFORMANCE / "portal.json")
     evaluator = CompiledFormula(checked, object_schema, EvalContext(now_ms=now, portal=portal))
@@ -172,7 +174,9 @@ def numbers(depth: int, exact: bool) -> st.SearchStrategy[str]:
     """Number formulas. `exact` ones avoid division and e, so that comparisons, rounding and
     text built on them are the same in every engine; the others may carry a quotient's last
     digits, which only continuous operations (+ - max min abs coalesce if) pass on."""
-    leaf = st.one_of(literals, st.sampled_from(NUMBER_PROPS))
+    # Mismatched reads too (decision T2, revised): a text property read bare reads its text
+    # as a number. (A checkbox read bare is not evaluated, T2a.)
+    leaf = st.one_of(literals, st.sampled_from([*NUMBER_PROPS, "s0"]))
     if depth <= 0:
         return leaf
     n = numbers(depth - 1, exact)
@@ -210,7 +214,7 @@ def numbers(depth: int, exact: bool) -> st.SearchStrategy[str]:
 def strings(depth: int) -> st.SearchStrategy[str]:
     leaf = st.one_of(
         st.sampled_from(["'a'", "'B c'", "''", "'+49'", "'é'", '"it\'s"']),
-        st.sampled_from([f"string({p})" for p in STRING_PROPS]),
+        st.sampled_from([f"string({p})" for p in [*STRING_PROPS, "n0", "b0", "d0"]]),
     )
     if depth <= 0:
         return leaf
@@ -234,7 +238,8 @@ def strings(depth: int) -> st.SearchStrategy[str]:
 
 def bools(depth: int) -> st.SearchStrategy[str]:
     leaf = st.one_of(
-        st.sampled_from(["true", "false"]), st.sampled_from([f"bool({p})" for p in BOOL_PROPS])
+        st.sampled_from(["true", "false"]),
+        st.sampled_from([f"bool({p})" for p in [*BOOL_PROPS, "s0", "n0"]]),
     )
     if depth <= 0:
         return leaf
@@ -248,7 +253,8 @@ def bools(depth: int) -> st.SearchStrategy[str]:
         st.tuples(b, st.sampled_from(["and", "or", "xor", "="]), b).map(
             lambda t: f"({t[0]} {t[1]} {t[2]})"
         ),
-        b.map(lambda x: f"not {x}"),
+        # Parenthesised: `(X = not Y)` would be a syntax error (`not` binds looser than `=`).
+        b.map(lambda x: f"(not {x})"),
         st.one_of(numbers(depth - 1, False), s, b).map(lambda x: f"is_present({x})"),
         st.one_of(n, s).map(lambda x: f"is_blank({x})"),
         st.tuples(s, s).map(lambda t: f"contains({t[0]}, {t[1]})"),

@@ -5,6 +5,7 @@ The portal context (decision E8) is a JSON file; `docs/portal-context.md` docume
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
@@ -99,3 +100,14 @@ class EvalContext:
 
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
     portal: PortalContext | None = None
+
+    @classmethod
+    def at(cls, now: int | dt.datetime | None, portal: PortalContext | None = None) -> EvalContext:
+        """A context with NOW fixed to `now` (epoch ms, or a datetime; naive means UTC), or the
+        current time when `now` is None."""
+        if now is None:
+            return cls(portal=portal)
+        if isinstance(now, dt.datetime):
+            moment = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+            now = int(moment.timestamp() * 1000)
+        return cls(now_ms=now, portal=portal)

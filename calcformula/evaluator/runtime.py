@@ -110,6 +110,15 @@ def _text(raw: object) -> str | None:
     return None
 
 
+# Decision T2a: HubSpot reads a checkbox read bare as blank even when it is ticked, and
+# `coalesce(flag, -99)` stayed blank too, so blank is not the whole story; rather than guess
+# what each formula around it gives, such a read is not evaluated.
+_BARE_CHECKBOX = (
+    "`{name}` is a checkbox read as a number; HubSpot gives blank for it even through "
+    "`coalesce(…)` (decision T2a), so calcformula does not guess; write `bool({name})`"
+)
+
+
 class Reader:
     """Reads one property of a record in one way (bare, string(), bool(), timestamp())."""
 
@@ -135,6 +144,13 @@ class Reader:
                 return None
             moment = parse_datetime(changed)
             return None if moment is None else str(moment)
+        info = self.info
+        if (
+            self.kind is PropertyKind.NUMBER
+            and info is not None
+            and info.reads_as is PropertyKind.BOOL
+        ):
+            raise NotEvaluable(_BARE_CHECKBOX.format(name=self.name), self.span)
         raw = record.get(self.name)
         text = _text(raw)
         if text is None:
@@ -221,6 +237,8 @@ def fast_reader(
     ordinary text, true/false) takes a few C calls; anything else goes to `Reader.read`, so
     the answers are the same."""
     general = Reader(name, kind, info, span).read
+    if kind is PropertyKind.NUMBER and info is not None and info.reads_as is PropertyKind.BOOL:
+        return general  # a checkbox read bare: not evaluable (T2a)
     if kind is PropertyKind.NUMBER and (info is None or not info.is_date):
         low, high = -MAX_EXPONENT, MAX_EXPONENT
 

@@ -6,11 +6,19 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from calcformula.functions.registry import Evidence, Example, Function, Param, Type, Value, define
+from calcformula.functions.registry import (
+    Evidence,
+    Example,
+    Function,
+    Param,
+    SqlCall,
+    Type,
+    Value,
+    define,
+)
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
-    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 

@@ -15,6 +15,7 @@ from calcformula.functions.registry import (
     Example,
     Function,
     Param,
+    SqlCall,
     Type,
     Value,
     define,
@@ -23,7 +24,6 @@ from calcformula.values import WHITESPACE
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
-    from calcformula.sql import SqlCall
 
 
 def _is_present(args: Sequence[Value], context: EvalContext) -> Value:

@@ -12,6 +12,7 @@ from calcformula.functions.registry import (
     Example,
     Function,
     Param,
+    SqlCall,
     Type,
     Value,
     define,
@@ -20,7 +21,6 @@ from calcformula.values import DIVISION_CONTEXT, EXACT_CONTEXT, EvaluationProble
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
-    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 

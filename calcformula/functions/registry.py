@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import difflib
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from calcformula.dialects import Dialect
     from calcformula.evaluator.context import EvalContext
-    from calcformula.sql import SqlCall
 
 # A runtime value: exact number, text, boolean, or None for blank.
 Value = Decimal | str | bool | None
@@ -88,9 +90,85 @@ class Example:
 
 
 Implementation = Callable[[Sequence[Value], "EvalContext"], Value]
+
+
+# What a function's SQL translation may use. calcformula.sql implements these protocols and
+# calls the translations; defining them here keeps the imports one way (the SQL compiler
+# imports the registry, never the reverse, not even for types). sqlglot is named only for the
+# type checker: the parser and the language server load this module and never load sqlglot.
+class SqlBuilderHooks(Protocol):
+    """The dialect-aware building blocks a translation may call (calcformula.sql.SqlBuilder)."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    def power_of_ten(self, places: int) -> exp.Expr:
+        """10 to the power `places`, as an exact literal."""
+        ...
+
+    def number(self, value: exp.Expr) -> exp.Expr:
+        """The value in the dialect's exact-number type."""
+        ...
+
+    def whole(self, value: exp.Expr) -> exp.Expr:
+        """True when the number is a whole number."""
+        ...
+
+    def trim(self, text: exp.Expr) -> exp.Expr:
+        """Strips the whitespace the evaluator strips."""
+        ...
+
+    def text_of_number(self, value: exp.Expr) -> exp.Expr:
+        """`number_to_string`'s text of a number."""
+        ...
+
+    def number_of_text(self, text: exp.Expr, dates: bool | None) -> exp.Expr:
+        """A number read from text as the evaluator reads it."""
+        ...
+
+
+class SqlCall(Protocol):
+    """One function call being translated: its SQL arguments and what the checker knew."""
+
+    @property
+    def builder(self) -> SqlBuilderHooks: ...
+
+    @property
+    def args(self) -> list[exp.Expr]: ...
+
+    @property
+    def types(self) -> list[Type]: ...
+
+    @property
+    def dialect(self) -> str: ...
+
+    def constant(self, index: int) -> Decimal | None:
+        """The argument's value when it is a number written in the formula."""
+        ...
+
+    def propagating(self, result: exp.Expr) -> exp.Expr:
+        """NULL when any argument is NULL, else `result`."""
+        ...
+
+    def unsupported(self, reason: str) -> Exception:
+        """The exception to raise when this call has no faithful SQL in the dialect."""
+        ...
+
+    def case(
+        self, *pairs: tuple[exp.Expr, exp.Expr], default: exp.Expr | None = None
+    ) -> exp.Expr: ...
+
+    def is_null(self, value: exp.Expr) -> exp.Expr: ...
+
+    def string(self, text: str) -> exp.Expr: ...
+
+    def integer(self, value: int) -> exp.Expr: ...
+
+    def paren(self, value: exp.Expr) -> exp.Expr: ...
+
+
 # Writes a call in SQL with the same semantics (calcformula.sql); returns a sqlglot expression.
-# Typed loosely so that this module never imports sqlglot: the LSP and parser load it too.
-SqlTranslation = Callable[["SqlCall"], Any]
+SqlTranslation = Callable[[SqlCall], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +189,11 @@ class Function:
     notes: str = ""  # what is assumed, in words for the docs and hovers
     sql: SqlTranslation | None = field(default=None, compare=False)
     sql_note: str = ""  # why there is no SQL, or how the SQL differs (docs/scale.md)
+    # Given each argument's value when it is a string literal (else None): the arguments the
+    # checker reports as CF504, with why (regex_matches refuses patterns it cannot run).
+    check_literals: Callable[[Sequence[str | None]], Iterable[tuple[int, str]]] | None = field(
+        default=None, compare=False
+    )
 
     @property
     def min_args(self) -> int:

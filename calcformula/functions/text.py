@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from calcformula.functions.registry import (
     Example,
     Function,
     Param,
+    SqlCall,
     Type,
     Value,
     define,
@@ -21,12 +23,10 @@ from calcformula.values import NUMBER_TEXT, WHITESPACE, EvaluationProblem, forma
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext
-    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 
-# A regular expression may run for at most this many characters of input times pattern
-# length before calcformula refuses it; see regex_matches.
+# Longest pattern and text regex_matches runs (RE2's time is linear in both).
 REGEX_MAX_PATTERN = 1000
 REGEX_MAX_SUBJECT = 65536
 
@@ -334,20 +334,90 @@ define(
 )
 
 
+def _java_only(pattern: str) -> str | None:
+    """What `pattern` uses that RE2 cannot run, or that RE2 would read differently from Java
+    (a class intersection or a nested class compiles in RE2 with another meaning)."""
+    in_class = False
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            following = pattern[i + 1 : i + 2]
+            if not in_class and following.isdigit() and following != "0":
+                return "back-references (`\\1`) need backtracking"
+            if following == "k" and pattern[i + 2 : i + 3] == "<":
+                return "back-references (`\\k<name>`) need backtracking"
+            i += 2
+            continue
+        if in_class:
+            if c == "]":
+                in_class = False
+            elif c == "[":
+                return (
+                    "a class inside a class (`[a[b]]`, `[[:alpha:]]`) means another thing in Java"
+                )
+            elif pattern.startswith("&&", i):
+                return "class intersection (`&&`) is Java-only"
+        elif c == "[":
+            in_class = True
+            # `]` first in a class (also after `^`) is a literal `]`.
+            i += 2 if pattern[i + 1 : i + 2] == "]" else 1
+            if pattern[i - 1] == "[" and pattern[i : i + 2] == "^]":
+                i += 2
+            continue
+        elif pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), i):
+            return "lookaround (`(?=`, `(?!`, `(?<=`, `(?<!`) needs backtracking"
+        elif pattern.startswith("(?>", i):
+            return "atomic groups (`(?>`) need backtracking"
+        i += 1
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> Any:
+    """The pattern compiled by RE2, or the reason it cannot be (a string)."""
+    if len(pattern) > REGEX_MAX_PATTERN:
+        return f"the pattern is longer than {REGEX_MAX_PATTERN} characters"
+    reason = _java_only(pattern)
+    if reason is not None:
+        return f"calcformula (RE2, linear time) cannot run the pattern as Java would: {reason}"
+    import re2  # google-re2: imported on first use, it is only needed here
+
+    options = re2.Options()
+    options.log_errors = False  # RE2 would print to stderr; the reason is reported instead
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as error:
+        detail = error.args[0] if error.args else error
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", "replace")
+        return f"invalid or unsupported regular expression: {detail}"
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why regex_matches cannot run `pattern`, or None when it can."""
+    compiled = _compiled(pattern)
+    return compiled if isinstance(compiled, str) else None
+
+
 def _regex_matches(args: Sequence[Value], context: EvalContext) -> Value:
     text, pattern = _text(args[0]), _text(args[1])
-    if len(pattern) > REGEX_MAX_PATTERN or len(text) > REGEX_MAX_SUBJECT:
-        raise EvaluationProblem("the text or pattern is too long to match safely", code="CF504")
-    if re.search(r"(\([^)]*[+*][^)]*\)|\\[0-9])[+*{]", pattern):
-        # Nested quantifiers and back-references can take exponential time; refuse, don't hang.
+    if len(text) > REGEX_MAX_SUBJECT:
         raise EvaluationProblem(
-            "the pattern nests repetitions, which calcformula does not evaluate", code="CF504"
+            f"the text is longer than {REGEX_MAX_SUBJECT} characters", code="CF504"
         )
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:
-        raise EvaluationProblem(f"invalid regular expression: {error}", code="CF504") from None
+    compiled = _compiled(pattern)
+    if isinstance(compiled, str):
+        raise EvaluationProblem(compiled, code="CF504")
     return compiled.fullmatch(text) is not None
+
+
+def _check_regex(literals: Sequence[str | None]) -> Iterable[tuple[int, str]]:
+    pattern = literals[1] if len(literals) > 1 else None
+    if pattern is not None:
+        problem = regex_problem(pattern)
+        if problem is not None:
+            yield 1, problem
 
 
 define(
@@ -363,10 +433,16 @@ define(
             Example("regex_matches('xAB-123', '[A-Z]+-[0-9]+')", "false"),
         ),
         implementation=_regex_matches,
-        sql_note="Regular-expression dialects differ between Python, Java and each SQL engine, "
-        "and calcformula refuses patterns it cannot evaluate safely; there is no faithful SQL.",
-        notes="Assumed (decision E7): whole-string match, Java-like syntax; patterns with nested "
-        "repetition are refused rather than risk running forever.",
+        check_literals=_check_regex,
+        sql_note="Regular-expression dialects differ between RE2, Java and each SQL engine; "
+        "there is no faithful SQL.",
+        notes="Assumed (decision E7): whole-string match, Java-like syntax. Patterns run on "
+        "RE2, whose time is linear in the text, so no pattern can hang a check or an "
+        "evaluation. What needs backtracking (back-references `\\1`, lookaround `(?=`, "
+        "atomic groups, possessive `*+`) and what RE2 reads differently from Java (class "
+        "intersection `&&`, a class inside a class) is refused with CF504, by the checker "
+        "when the pattern is a literal; the value is then blank, never a guess. Java's `\\s` "
+        "also matches a vertical tab, RE2's does not.",
     )
 )
 

@@ -6,6 +6,7 @@ unknown is re-read before anything is sent again. Pull and schema pull live here
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,11 @@ import yaml
 
 from calcformula.formatter import format_tree
 from calcformula.hubspot.client import AmbiguousWrite, HubSpotClient, HubSpotError
-from calcformula.hubspot.plan import Action, Plan, PropertyPlan, compare, payload
-from calcformula.manifest import ManagedProperty
+from calcformula.hubspot.plan import Action, Plan, PropertyPlan, compare, payload, references
+from calcformula.manifest import NAME, OBJECT_NAME, ManagedProperty
 from calcformula.parser import parse
+from calcformula.project import inside
+from calcformula.safe_io import write_atomic
 
 Report = Callable[[str], None]
 
@@ -66,6 +69,10 @@ def _create(client: HubSpotClient, prop: ManagedProperty, report: Report) -> str
         client.create_property(prop.object, payload(prop, create=True))
         return "created (the first attempt did not arrive)"
     except HubSpotError as error:
+        if error.status == 404:
+            raise HubSpotError(
+                _unknown_properties(client, prop, error), 404, error.category, None, error.body
+            ) from None
         if error.status != 409:
             raise
         report(f"  {prop.object}/{prop.name}: HubSpot says it exists already (409); reconciling")
@@ -85,6 +92,41 @@ def _create(client: HubSpotClient, prop: ManagedProperty, report: Report) -> str
         return "already as declared (it appeared meanwhile)"
 
 
+def _unknown_properties(client: HubSpotClient, prop: ManagedProperty, error: HubSpotError) -> str:
+    """HubSpot answers a create whose formula names an unknown property with 404 (decisions.md,
+    API facts). Name the property: the formula's names the portal does not list, else the
+    names HubSpot's body mentions (its exact wording is not documented)."""
+    named = references(prop)
+    missing: list[str] = []
+    try:
+        present = {p["name"] for p in client.list_properties(prop.object)}
+        missing = sorted(n for n in named if n not in present)
+    except HubSpotError:
+        pass
+    if not missing:
+        words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", _body_text(error.body)))
+        missing = sorted(n for n in named if n in words)
+    if missing:
+        names = ", ".join(f"`{n}`" for n in missing)
+        return (
+            "HubSpot answered 404: the formula names "
+            f"{'a property' if len(missing) == 1 else 'properties'} that {prop.object} does not "
+            f"have: {names}; create {'it' if len(missing) == 1 else 'them'} first or fix the name"
+        )
+    return (
+        "HubSpot answered 404 to the create; the formula may name a property "
+        f"{prop.object} does not have\n  {error.message}"
+    )
+
+
+def _body_text(body: Any) -> str:
+    if isinstance(body, dict):
+        return " ".join(_body_text(v) for v in body.values())
+    if isinstance(body, list):
+        return " ".join(_body_text(v) for v in body)
+    return body if isinstance(body, str) else ""
+
+
 def apply_plan(
     client: HubSpotClient, plan: Plan, report: Report, archive: bool = False
 ) -> PushResult:
@@ -99,11 +141,16 @@ def apply_plan(
             client.create_group(group.object, body)
             result.outcomes.append(Outcome(group.object, group.name, "group created", True))
             report(f"+ group {group.object}/{group.name}: created")
-        except AmbiguousWrite:
+        except AmbiguousWrite as unknown:
+            # Never re-send blindly: the group may exist already.
+            report(f"  group {group.object}/{group.name}: {unknown.message}; reading it back")
             names = {g.get("name") for g in client.list_groups(group.object)}
+            what = "created (confirmed by reading it back)"
             if group.name not in names:
                 client.create_group(group.object, body)
-            result.outcomes.append(Outcome(group.object, group.name, "group created", True))
+                what = "created (the first attempt did not arrive)"
+            result.outcomes.append(Outcome(group.object, group.name, "group " + what, True))
+            report(f"+ group {group.object}/{group.name}: {what}")
         except HubSpotError as error:
             if error.status != 409:
                 result.outcomes.append(
@@ -160,38 +207,89 @@ def _archive(
 # --- pull ----------------------------------------------------------------------------------
 
 
-def schema_pull(client: HubSpotClient, objects: list[str], folder: Path) -> list[Path]:
+def bad_object_names(objects: list[str]) -> list[str]:
+    """The names that are not HubSpot object names (they would become URL paths and folder
+    names): a lower-case name such as `deals`, or a type id such as `2-12345`."""
+    return [name for name in objects if not OBJECT_NAME.fullmatch(name)]
+
+
+def _shown(name: object) -> str:
+    """A server-sent name, quoted and shortened for a message (it may hold anything)."""
+    text = json.dumps(name, ensure_ascii=True)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _write_inside(folder: Path, relative: Path, text: str) -> None:
+    """Write `folder/relative` atomically, refusing any path (a symbolic link in the folder
+    included) that would land outside `folder`."""
+    target = folder / relative
+    if not inside(target, folder):
+        raise HubSpotError(f"{target} leads outside {folder}; not written")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not inside(target, folder):  # a parent folder that is a link out of the folder
+        raise HubSpotError(f"{target} leads outside {folder}; not written")
+    write_atomic(target, text)
+
+
+def schema_pull(
+    client: HubSpotClient,
+    objects: list[str],
+    folder: Path,
+    read: dict[str, list[dict[str, Any]]] | None = None,
+) -> list[Path]:
+    bad = bad_object_names(objects)
+    if bad:
+        raise HubSpotError(f"not a HubSpot object name: {', '.join(_shown(n) for n in bad)}")
+    # Every object is read before any file is written: a bad answer writes nothing.
+    read = read or {name: client.list_properties(name) for name in objects}
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for object_name in objects:
-        properties = client.list_properties(object_name)
-        path = folder / f"{object_name}.json"
-        path.write_text(
+        properties = read[object_name]
+        relative = Path(f"{object_name}.json")
+        _write_inside(
+            folder,
+            relative,
             json.dumps({"results": properties}, indent=1, ensure_ascii=False) + "\n",
-            encoding="utf-8",
         )
-        written.append(path)
+        written.append(folder / relative)
     return written
 
 
-def pull(client: HubSpotClient, objects: list[str], folder: Path) -> tuple[Path, int]:
+def pull(
+    client: HubSpotClient, objects: list[str], folder: Path, problems: list[str] | None = None
+) -> tuple[Path, int]:
     """The portal's custom calculation properties as a manifest with canonical .calc files
-    (plus the schemas), so an existing portal can be adopted."""
+    (plus the schemas), so an existing portal can be adopted. A property whose name is not a
+    HubSpot internal name is skipped (names become file names) and said in `problems`."""
+    if problems is None:
+        problems = []
+    bad = bad_object_names(objects)
+    if bad:
+        raise HubSpotError(f"not a HubSpot object name: {', '.join(_shown(n) for n in bad)}")
+    read = {name: client.list_properties(name) for name in objects}
     folder.mkdir(parents=True, exist_ok=True)
-    schema_pull(client, objects, folder / "schema")
+    schema_pull(client, objects, folder / "schema", read)
     entries: list[dict[str, Any]] = []
     for object_name in objects:
-        for prop in client.list_properties(object_name):
+        for prop in read[object_name]:
             if prop.get("fieldType") != "calculation_equation" or prop.get("hubspotDefined"):
                 continue
             formula = prop.get("calculationFormula")
             if not isinstance(formula, str):
                 continue
+            name = prop.get("name")
+            if not isinstance(name, str) or not NAME.fullmatch(name):
+                problems.append(
+                    f"{object_name}: skipped a property named {_shown(name)}: not a HubSpot "
+                    "internal name (lower-case letters, digits and _, starting with a letter, "
+                    "at most 100 characters)"
+                )
+                continue
             result = parse(formula)
             text = format_tree(result.tree) if result.ok else formula
-            relative = Path("formulas") / object_name / f"{prop['name']}.calc"
-            (folder / relative).parent.mkdir(parents=True, exist_ok=True)
-            (folder / relative).write_text(text + "\n", encoding="utf-8")
+            relative = Path("formulas") / object_name / f"{name}.calc"
+            _write_inside(folder, relative, text + "\n")
             entry: dict[str, Any] = {
                 "object": object_name,
                 "name": prop["name"],
@@ -210,9 +308,10 @@ def pull(client: HubSpotClient, objects: list[str], folder: Path) -> tuple[Path,
             entries.append(entry)
     manifest = {"schema": "schema/", "properties": entries}
     path = folder / "calcformula.yaml"
-    path.write_text(
+    _write_inside(
+        folder,
+        Path("calcformula.yaml"),
         "# Pulled from HubSpot by `calcformula pull`.\n"
         + yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True),
-        encoding="utf-8",
     )
     return path, len(entries)

@@ -11,9 +11,11 @@ from typing import Any, TypeVar
 
 import click
 
+from calcformula import terminal
 from calcformula.checker import check
-from calcformula.hubspot.apply import apply_plan, pull, schema_pull
+from calcformula.hubspot.apply import apply_plan, bad_object_names, pull, schema_pull
 from calcformula.hubspot.client import (
+    DEFAULT_API_VERSION,
     ConfigurationError,
     DailyLimitError,
     HubSpotClient,
@@ -28,12 +30,25 @@ EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_PENDING = 0, 1, 2, 3
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+CONNECTION_HELP = (
+    "Connection: the access token is read from HUBSPOT_ACCESS_TOKEN (a private-app or "
+    "service-key token; surrounding whitespace is trimmed, never printed). The API is "
+    "https://api.hubapi.com unless HUBSPOT_API_BASE_URL names another https URL (plain http "
+    "only for 127.0.0.1, ::1 and localhost). The API version comes from --api-version or "
+    f"HUBSPOT_API_VERSION (default {DEFAULT_API_VERSION}). Each request must finish within "
+    "CALCFORMULA_HTTP_DEADLINE seconds (60); waits asked for by HubSpot are capped at "
+    "CALCFORMULA_HTTP_MAX_WAIT (30) and all retry waits at CALCFORMULA_HTTP_RETRY_BUDGET (120)."
+)
+
+
 def connection_options(function: F) -> F:
+    """--api-version and --base-url, and the connection's environment in the help text."""
+    function.__doc__ = (function.__doc__ or "").rstrip() + "\n\n" + CONNECTION_HELP
     function = click.option(
         "--api-version",
-        default="v3",
-        show_default=True,
-        help="v3, or a date version such as 2026-03.",
+        default=None,
+        help=f"{DEFAULT_API_VERSION} (default; or $HUBSPOT_API_VERSION), another date "
+        "version, or v3 (HubSpot retires v3 in September 2027).",
     )(function)
     function = click.option(
         "--base-url",
@@ -42,9 +57,13 @@ def connection_options(function: F) -> F:
     return function
 
 
-def _client(base_url: str | None, api_version: str) -> HubSpotClient:
+def _client(base_url: str | None, api_version: str | None) -> HubSpotClient:
     try:
-        return HubSpotClient(base_url=base_url, api_version=api_version)
+        return HubSpotClient(
+            base_url=base_url,
+            api_version=api_version,
+            notify=lambda line: click.echo(line, err=True),
+        )
     except ConfigurationError as error:
         raise click.UsageError(str(error)) from None
 
@@ -58,7 +77,9 @@ def _manifest(config: str | None) -> Manifest:
     manifest = load_manifest(path)
     if not manifest.ok:
         errors = [d for d in manifest.diagnostics if d.is_error]
-        click.echo(render_text(errors, manifest.text, str(path), sys.stderr.isatty()), err=True)
+        click.echo(
+            render_text(errors, manifest.text, str(path), terminal.colour(sys.stderr)), err=True
+        )
         click.echo("the manifest has errors; nothing was sent", err=True)
         sys.exit(EXIT_FOUND)
     return manifest
@@ -91,7 +112,9 @@ def _validate(manifest: Manifest, plan: Plan) -> bool:
         if errors:
             ok = False
             where = str(prop.formula_file or f"{manifest.path} ({prop.object}/{prop.name})")
-            click.echo(render_text(errors, prop.formula, where, sys.stderr.isatty()), err=True)
+            click.echo(
+                render_text(errors, prop.formula, where, terminal.colour(sys.stderr)), err=True
+            )
     return ok
 
 
@@ -106,6 +129,9 @@ def _run(action: Callable[[], int], client: HubSpotClient) -> None:
         code = EXIT_FOUND
     finally:
         client.close()
+    summary = client.retry_summary()
+    if summary:
+        click.echo(summary, err=True)
     sys.exit(code)
 
 
@@ -128,7 +154,7 @@ def _plan(client: HubSpotClient, manifest: Manifest, prune: bool) -> Plan:
 )
 @connection_options
 def plan_command(
-    config: str | None, output: str, prune: bool, base_url: str | None, api_version: str
+    config: str | None, output: str, prune: bool, base_url: str | None, api_version: str | None
 ) -> None:
     """Show what push would do. Exit 0: nothing to do; 3: changes pending; 1: conflicts or
     errors; 2: usage error."""
@@ -161,7 +187,7 @@ def plan_command(
 )
 @connection_options
 def push_command(
-    config: str | None, yes: bool, prune: bool, base_url: str | None, api_version: str
+    config: str | None, yes: bool, prune: bool, base_url: str | None, api_version: str | None
 ) -> None:
     """Create and update the manifest's calculation properties in HubSpot."""
     manifest = _manifest(config)
@@ -207,6 +233,15 @@ def push_command(
     _run(run, client)
 
 
+def _object_names(objects: tuple[str, ...]) -> None:
+    bad = bad_object_names(list(objects))
+    if bad:
+        raise click.UsageError(
+            f"not a HubSpot object name: {', '.join(repr(n) for n in bad)} (a lower-case name "
+            "such as deals, or a type id such as 2-12345)"
+        )
+
+
 @click.command("pull")
 @click.argument("objects", nargs=-1, required=True)
 @click.option(
@@ -218,15 +253,19 @@ def push_command(
 )
 @connection_options
 def pull_command(
-    objects: tuple[str, ...], folder: str, base_url: str | None, api_version: str
+    objects: tuple[str, ...], folder: str, base_url: str | None, api_version: str | None
 ) -> None:
     """Write the portal's calculation properties as a manifest and .calc files."""
+    _object_names(objects)
     client = _client(base_url, api_version)
 
     def run() -> int:
-        path, count = pull(client, list(objects), Path(folder))
+        problems: list[str] = []
+        path, count = pull(client, list(objects), Path(folder), problems)
+        for problem in problems:
+            click.echo(client.redact(problem), err=True)
         click.echo(f"wrote {path} with {count} calculation propert{'y' if count == 1 else 'ies'}")
-        return EXIT_OK
+        return EXIT_FOUND if problems else EXIT_OK
 
     _run(run, client)
 
@@ -241,9 +280,10 @@ def schema_group() -> None:
 @click.option("--output", "folder", default="schema", show_default=True)
 @connection_options
 def schema_pull_command(
-    objects: tuple[str, ...], folder: str, base_url: str | None, api_version: str
+    objects: tuple[str, ...], folder: str, base_url: str | None, api_version: str | None
 ) -> None:
     """Save HubSpot's property JSON of each object as <object>.json."""
+    _object_names(objects)
     client = _client(base_url, api_version)
 
     def run() -> int:
@@ -296,12 +336,13 @@ def verify_command(
     timeout: float,
     poll: float,
     base_url: str | None,
-    api_version: str,
+    api_version: str | None,
 ) -> None:
     """Compare what HubSpot computes with what calcformula computes. Exit 0: all agree;
     1: a mismatch (or an import problem); 2: usage error."""
     from calcformula.hubspot.verify import (
         VerifyError,
+        check_waits,
         render,
         verify_from_portal,
         verify_with_records,
@@ -313,6 +354,10 @@ def verify_command(
         raise click.UsageError(f"{records_path}: no such file")
     if limit < 1:
         raise click.UsageError("--limit must be at least 1")
+    try:
+        check_waits(timeout, poll)
+    except VerifyError as error:
+        raise click.UsageError(str(error)) from None
     manifest = _manifest(config)
     client = _client(base_url, api_version)
 

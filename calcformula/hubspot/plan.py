@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from calcformula.formatter import format_tree
+from calcformula.formatter import format_tree, stored_form
 from calcformula.hubspot.client import HubSpotClient
 from calcformula.manifest import ManagedGroup, ManagedProperty, Manifest
 from calcformula.nodes import Property, walk
@@ -124,7 +124,9 @@ def formulas_equal(first: str | None, second: str | None) -> bool:
         return first == second
     a, b = parse(first), parse(second)
     if a.ok and b.ok:
-        return a.tree == b.tree
+        # HubSpot stores `'x' + y` as `concatenate('x', y)` and `a != b` as
+        # `not (a equals b)`: compare the stored forms (decision C1).
+        return a.tree == b.tree or stored_form(a.tree) == stored_form(b.tree)
     return " ".join(first.split()) == " ".join(second.split())
 
 

@@ -3,7 +3,7 @@
 Two ways (docs/verify.md):
 
 - `verify_from_portal`: read-only. For each managed calculation property that exists in the
-  portal, page through records with `GET /crm/v3/objects/{object}`, reading the formula's
+  portal, page through records with `GET /crm/objects/<version>/{object}`, reading the formula's
   inputs and the value HubSpot stored, evaluate HubSpot's stored formula locally, compare.
 - `verify_with_records`: on a sandbox or developer test account only. Push the manifest's
   properties, import sample records through the imports API with a unique key column, wait
@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -31,12 +32,13 @@ from calcformula.checker import CheckResult, check
 from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, PortalContext
 from calcformula.evaluator.runtime import Evaluation
 from calcformula.functions import REGISTRY, Evidence, Type
-from calcformula.hubspot.client import HubSpotClient
+from calcformula.hubspot.client import HubSpotClient, HubSpotError, segment
 from calcformula.hubspot.plan import formulas_equal
 from calcformula.manifest import ManagedProperty, Manifest
 from calcformula.nodes import Binary, BinaryOp, Call, If, Property, walk
 from calcformula.records import RecordProblem, read_records
 from calcformula.schema import Schema
+from calcformula.trace import Trace, trace
 from calcformula.values import format_value
 
 BATCH = 100  # HubSpot's batch endpoints take at most 100 inputs
@@ -61,6 +63,7 @@ class Mismatch:
     implicates: list[str]
     formula: str = ""
     object: str = ""
+    trace: Trace | None = None  # how calcformula's value comes about on this record
 
     def case(self) -> str:
         """The finding as a conformance case (tests/conformance/eval), HubSpot's value as the
@@ -86,6 +89,7 @@ class Mismatch:
             "hubspot": self.hubspot,
             "implicates": self.implicates,
             "case": self.case(),
+            **({"trace": self.trace.to_json()} if self.trace is not None else {}),
         }
 
 
@@ -204,6 +208,7 @@ class _Target:
     compiled: CompiledFormula
     inputs: list[str]
     result: PropertyResult
+    schema: Schema | None = None
 
 
 def _compile(
@@ -221,12 +226,13 @@ def _compile(
         result.skipped = f"calcformula rejects the formula HubSpot stores: {first.message}"
         return None
     inputs = sorted({n.name for n in walk(checked.tree) if isinstance(n, Property)})
-    return _Target(prop, checked, compiled, inputs, result)
+    return _Target(prop, checked, compiled, inputs, result, schema)
 
 
 def _compare(target: _Target, record_id: str, properties: dict[str, Any], late: bool) -> None:
     result = target.result
-    evaluation = target.compiled.evaluate({k.lower(): v for k, v in properties.items()})
+    record = {k.lower(): v for k, v in properties.items()}
+    evaluation = target.compiled.evaluate(record)
     if not evaluation.evaluable:
         result.not_evaluable += 1
         return
@@ -246,8 +252,14 @@ def _compare(target: _Target, record_id: str, properties: dict[str, Any], late: 
             _implicated(target.checked, evaluation.value, theirs),
             target.checked.parse.text,
             target.result.object,
+            _trace(target, record),
         )
     )
+
+
+def _trace(target: _Target, record: dict[str, Any]) -> Trace:
+    context = target.compiled.context
+    return trace(target.checked, record, target.schema, context.portal, context.now_ms)
 
 
 def _context(manifest: Manifest) -> EvalContext:
@@ -272,27 +284,12 @@ def _selected(manifest: Manifest, object_name: str | None) -> list[ManagedProper
 def _pages(
     client: HubSpotClient, object_name: str, properties: Sequence[str], limit: int
 ) -> Iterator[dict[str, Any]]:
-    after: str | None = None
-    seen = 0
-    while seen < limit:
-        params = {
-            "properties": ",".join(properties),
-            "limit": str(min(BATCH, limit - seen)),
-            "archived": "false",
-        }
-        if after is not None:
-            params["after"] = after
-        data = client.request("GET", f"/crm/v3/objects/{object_name}", params=params).data
-        results = data.get("results", []) if isinstance(data, dict) else []
-        for record in results:
-            if isinstance(record, dict):
-                seen += 1
-                yield record
-        paging = data.get("paging") if isinstance(data, dict) else None
-        following = paging.get("next") if isinstance(paging, dict) else None
-        after = following.get("after") if isinstance(following, dict) else None
-        if not results or after is None:
-            return
+    yield from client.pages(
+        f"{client.objects_prefix}/{segment(object_name)}",
+        {"properties": ",".join(properties), "archived": "false"},
+        limit=limit,
+        page=BATCH,
+    )
 
 
 def verify_from_portal(
@@ -404,7 +401,7 @@ def _upload(
     }
     response = client.request(
         "POST",
-        "/crm/v3/imports",
+        client.imports_prefix,
         body={"importRequest": json.dumps(request)},
         files={"files": ("records.csv", text.getvalue().encode("utf-8"), "text/csv")},
     )
@@ -424,39 +421,44 @@ def _follow_import(
     say: Say,
 ) -> str:
     waited = 0.0
+    path = f"{client.imports_prefix}/{segment(import_id)}"
     while True:
-        data = client.request("GET", f"/crm/v3/imports/{import_id}").data
-        state = str(data.get("state", "UNKNOWN")) if isinstance(data, dict) else "UNKNOWN"
-        counters = (
-            (data.get("metadata") or {}).get("counters", {}) if isinstance(data, dict) else {}
-        )
-        say(f"import {import_id}: {state} {json.dumps(counters) if counters else ''}".rstrip())
+        data = client.request("GET", path).data
+        if not isinstance(data, dict) or not isinstance(data.get("state"), str):
+            raise client.malformed("GET", path, "no import `state`")
+        state = str(data["state"])
+        metadata = data.get("metadata")
+        counters = metadata.get("counters") if isinstance(metadata, dict) else None
+        shown = json.dumps(counters, default=str)[:300] if counters else ""
+        say(f"import {import_id}: {state} {shown}".rstrip())
         if state in FINISHED:
             return state
         if waited >= timeout:
-            raise VerifyError(f"import {import_id} is still {state} after {timeout:.0f} s")
+            raise VerifyError(f"import {import_id} is still {state} after {timeout:g} s")
         sleep(poll)
         waited += poll
 
 
 def _import_errors(client: HubSpotClient, import_id: str) -> list[str]:
+    """HubSpot's own message for each row it rejected, with the row's line number."""
     found: list[str] = []
-    after: str | None = None
-    while True:
-        params = {"limit": "100", **({"after": after} if after else {})}
-        data = client.request("GET", f"/crm/v3/imports/{import_id}/errors", params=params).data
-        for error in data.get("results", []) if isinstance(data, dict) else []:
-            source = error.get("sourceData") or {}
-            line = source.get("lineNumber", "?")
-            what = error.get("errorType", "ERROR")
-            value = error.get("invalidValue")
-            detail = f" ({value!r})" if value is not None else ""
-            found.append(f"row {line}: {what}{detail}")
-        paging = data.get("paging") if isinstance(data, dict) else None
-        following = paging.get("next") if isinstance(paging, dict) else None
-        after = following.get("after") if isinstance(following, dict) else None
-        if after is None:
-            return found
+    for error in client.pages(
+        f"{client.imports_prefix}/{segment(import_id)}/errors",
+        {"includeErrorMessage": "true"},
+        limit=1000,
+    ):
+        source = error.get("sourceData")
+        line = source.get("lineNumber") if isinstance(source, dict) else None
+        what = str(error.get("errorType") or "ERROR")
+        message = error.get("errorMessage")
+        value = error.get("invalidValue")
+        text = f"row {line}: {what}" if line is not None else f"the file: {what}"
+        if isinstance(message, str) and message.strip():
+            text += f": {' '.join(message.split())[:300]}"
+        if value is not None:
+            text += f" (value {str(value)[:80]!r})"
+        found.append(text)
+    return found
 
 
 def _read_back(
@@ -471,13 +473,16 @@ def _read_back(
         }
         data = client.request(
             "POST",
-            f"/crm/v3/objects/{object_name}/batch/read",
+            f"{client.objects_prefix}/{segment(object_name)}/batch/read",
             body=body,
             reads=True,
             ok=(200, 207),
         ).data
-        for record in data.get("results", []) if isinstance(data, dict) else []:
-            values = record.get("properties") or {}
+        path = f"{client.objects_prefix}/{segment(object_name)}/batch/read"
+        for record in client.results("POST", path, data):
+            values = record.get("properties")
+            if not isinstance(values, dict):
+                raise client.malformed("POST", path, "a record without `properties`")
             key = values.get(KEY_PROPERTY)
             if key is not None:
                 records[str(key)] = {"id": str(record.get("id")), "properties": values}
@@ -487,7 +492,9 @@ def _read_back(
 def _archive(client: HubSpotClient, object_name: str, ids: list[str]) -> int:
     for start in range(0, len(ids), BATCH):
         body = {"inputs": [{"id": i} for i in ids[start : start + BATCH]]}
-        client.request("POST", f"/crm/v3/objects/{object_name}/batch/archive", body=body)
+        client.request(
+            "POST", f"{client.objects_prefix}/{segment(object_name)}/batch/archive", body=body
+        )
     return len(ids)
 
 
@@ -504,7 +511,9 @@ def verify_with_records(
     sleep: Callable[[float], None] = time.sleep,
     say: Say = lambda line: None,
 ) -> Report:
-    """Import sample records into a sandbox, wait for HubSpot's values, compare, clean up."""
+    """Import sample records into a sandbox, wait for HubSpot's values, compare, clean up
+    (the imported records are archived even when something fails after the import)."""
+    check_waits(timeout, poll)
     check_account(client, allow_production, say)
     chosen = _selected(manifest, object_name)
     objects = sorted({p.object for p in chosen})
@@ -561,38 +570,78 @@ def verify_with_records(
     if not rows:
         raise VerifyError(f"{records_path}: no records to import")
     say(f"importing {len(rows)} record(s) of {obj} (run {run})")
-    import_id = _upload(client, obj, [KEY_PROPERTY, *inputs], rows, run)
-    state = _follow_import(client, import_id, timeout, poll, sleep, say)
-    report.import_errors.extend(_import_errors(client, import_id))
-    if state != "DONE":
-        raise VerifyError(f"import {import_id} ended {state}: " + "; ".join(report.import_errors))
-    wanted = sorted({*inputs, *(t.prop.name for t in targets)})
-    waited = 0.0
-    while True:
-        found = _read_back(client, obj, keys, wanted)
-        missing = sum(
-            1
-            for record in found.values()
-            for t in targets
-            if record["properties"].get(t.prop.name) in (None, "")
-            and t.compiled.evaluate(record["properties"]).value is not None
-        )
-        if not missing or waited >= timeout:
-            break
-        say(f"waiting for HubSpot to calculate: {missing} value(s) still blank ({waited:.0f} s)")
-        sleep(poll)
-        waited += poll
-    late = bool(missing)
-    for key in keys:
-        record = found.get(key)
-        if record is None:
-            continue  # the import rejected it; its row is in import_errors
-        for target in targets:
-            _compare(target, record["id"], record["properties"], late)
-    if not keep:
-        report.archived = _archive(client, obj, [r["id"] for r in found.values()])
-        say(f"archived {report.archived} imported record(s)")
+    found: dict[str, dict[str, Any]] = {}
+    try:
+        # Inside the clean-up: an upload whose answer is lost may still have imported rows.
+        import_id = _upload(client, obj, [KEY_PROPERTY, *inputs], rows, run)
+        state = _follow_import(client, import_id, timeout, poll, sleep, say)
+        report.import_errors.extend(_import_errors(client, import_id))
+        if state != "DONE":
+            reasons = "; ".join(report.import_errors) or (
+                "HubSpot gave no reason; open the import in HubSpot (Data management > Imports)"
+            )
+            raise VerifyError(f"import {import_id} ended {state}: {reasons}")
+        wanted = sorted({*inputs, *(t.prop.name for t in targets)})
+        waited = 0.0
+        while True:
+            found = _read_back(client, obj, keys, wanted)
+            missing = sum(
+                1
+                for record in found.values()
+                for t in targets
+                if record["properties"].get(t.prop.name) in (None, "")
+                and t.compiled.evaluate(record["properties"]).value is not None
+            )
+            if not missing or waited >= timeout:
+                break
+            say(
+                f"waiting for HubSpot to calculate: {missing} value(s) still blank ({waited:.0f} s)"
+            )
+            sleep(poll)
+            waited += poll
+        late = bool(missing)
+        for key in keys:
+            record = found.get(key)
+            if record is None:
+                continue  # the import rejected it; its row is in import_errors
+            for target in targets:
+                _compare(target, record["id"], record["properties"], late)
+    finally:
+        if not keep:
+            report.archived = _clean_up(client, obj, keys, found, run, say)
     return report
+
+
+def check_waits(timeout: float, poll: float) -> None:
+    """--timeout and --poll, checked before anything is written: finite and positive (a zero
+    poll would spin, a nan one would crash after the import)."""
+    for name, value, most in (("--timeout", timeout, 86400.0), ("--poll", poll, 3600.0)):
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= most:
+            raise VerifyError(f"{name} must be a number of seconds above 0 and at most {most:g}")
+
+
+def _clean_up(
+    client: HubSpotClient,
+    obj: str,
+    keys: list[str],
+    found: dict[str, dict[str, Any]],
+    run: str,
+    say: Say,
+) -> int:
+    """Archive the imported records; when the run failed before they were read back, find
+    them by their key first. A failure here is reported, never hides the original error."""
+    try:
+        if len(found) < len(keys):
+            found = _read_back(client, obj, keys, [])
+        archived = _archive(client, obj, [r["id"] for r in found.values()])
+    except HubSpotError as error:
+        say(
+            f"could not archive the imported records: {error.message}; archive the {obj} "
+            f"whose {KEY_PROPERTY} starts with {run}- by hand"
+        )
+        return 0
+    say(f"archived {archived} imported record(s)")
+    return archived
 
 
 def render(report: Report) -> Iterator[str]:
@@ -617,6 +666,10 @@ def render(report: Report) -> Iterator[str]:
                 f"{mismatch.hubspot}; inputs {inputs or '(none)'}"
             )
             yield f"    implicates: {', '.join(mismatch.implicates)}"
+            if mismatch.trace is not None:
+                yield "    calcformula's steps on this record:"
+                for line in mismatch.trace.render_text().splitlines():
+                    yield f"      {line}"
     for error in report.import_errors:
         yield f"import: {error}"
     if report.archived:

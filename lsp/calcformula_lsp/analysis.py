@@ -15,6 +15,7 @@ from pathlib import Path
 
 from calcformula.checker import CheckResult, check
 from calcformula.diagnostics import Diagnostic
+from calcformula.evaluator import PortalContext
 from calcformula.manifest import (
     MANIFEST_NAMES,
     ManagedProperty,
@@ -24,6 +25,7 @@ from calcformula.manifest import (
     parse_manifest,
 )
 from calcformula.project import managed_schema, manifest_schemas
+from calcformula.records import RecordRow, read_records
 from calcformula.schema import Schema, SchemaError, load_schemas
 from calcformula.span import Span
 
@@ -62,6 +64,7 @@ class Region:
     result: CheckResult
     schema: Schema | None
     prop: ManagedProperty | None = None
+    sample: Sample | None = None  # the first sample record, when the manifest names samples
 
     def to_document(self, offset: int) -> int:
         return self.offsets[max(0, min(offset, len(self.offsets) - 1))]
@@ -87,6 +90,15 @@ class Analysis:
         return None
 
 
+@dataclass(frozen=True)
+class Sample:
+    """The record whose values hover and inlay hints show (`samples:` in the manifest)."""
+
+    record: dict[str, object]
+    record_id: str
+    portal: PortalContext | None
+
+
 class Workspace:
     """The manifest and schemas of the workspace, reloaded when they change."""
 
@@ -95,11 +107,13 @@ class Workspace:
         self.settings = settings or Settings()
         self._manifest_cache: tuple[float, Manifest] | None = None
         self._schemas: dict[str, Schema] | None = None
+        self._samples: dict[tuple[str, float], Sample | None] = {}
         self.generation = 0  # bumped whenever settings, schemas or the manifest change
 
     def invalidate(self) -> None:
         self._manifest_cache = None
         self._schemas = None
+        self._samples = {}
         self.generation += 1
 
     def manifest(self) -> Manifest | None:
@@ -129,6 +143,35 @@ class Workspace:
                     schemas = {**load_schemas(path), **schemas}
             self._schemas = schemas
         return self._schemas
+
+    def sample(self, object_name: str) -> Sample | None:
+        """The first record of the manifest's `samples:` file (None without one, or when it
+        cannot be read: hover and hints then stay as they are without samples)."""
+        manifest = self.manifest()
+        if manifest is None or manifest.samples is None:
+            return None
+        try:
+            stamp = manifest.samples.stat().st_mtime
+        except OSError:
+            return None
+        key = (object_name, stamp)
+        if key not in self._samples:
+            self._samples[key] = self._read_sample(manifest, object_name)
+        return self._samples[key]
+
+    def _read_sample(self, manifest: Manifest, object_name: str) -> Sample | None:
+        assert manifest.samples is not None
+        portal = None
+        try:
+            if manifest.portal is not None and manifest.portal.is_file():
+                portal = PortalContext.load(manifest.portal)
+            for row in read_records(manifest.samples, self.schemas().get(object_name)):
+                if isinstance(row, RecordRow):
+                    record_id = row.id if row.id is not None else str(row.line or 1)
+                    return Sample(row.properties, record_id, portal)
+        except (OSError, ValueError):
+            return None
+        return None
 
     def schema_files(self) -> list[Path]:
         manifest = self.manifest()
@@ -169,6 +212,7 @@ class Workspace:
             result = check(
                 text, schema=schema, declared_type=prop.type, options=prop.option_values or None
             )
+            sample = self.sample(prop.object)
         else:
             prop = None
             schema = None
@@ -177,7 +221,8 @@ class Workspace:
             elif len(schemas) == 1:
                 schema = next(iter(schemas.values()))
             result = check(text, schema=schema)
-        region = Region(text, list(range(len(text) + 1)), result, schema, prop)
+            sample = None
+        region = Region(text, list(range(len(text) + 1)), result, schema, prop, sample)
         analysis = Analysis([region])
         analysis.diagnostics = [(d.span, d) for d in self._lint(result.diagnostics)]
         return analysis
@@ -201,7 +246,7 @@ class Workspace:
                 declared_type=prop.type,
                 options=prop.option_values or None,
             )
-            region = Region(prop.formula, offsets, result, schema, prop)
+            region = Region(prop.formula, offsets, result, schema, prop, self.sample(prop.object))
             analysis.regions.append(region)
             for diagnostic in self._lint(result.diagnostics):
                 start = region.to_document(diagnostic.span.start)

@@ -1,35 +1,55 @@
 """The language server: diagnostics, completion, hover, signature help, formatting, quick
 fixes, semantic tokens, folding and go-to-definition for `.calc` files and the formulas inside
 `calcformula.yaml`. Every answer comes from the calcformula library; positions are converted
-with the negotiated encoding (UTF-16 unless the client offers another)."""
+with the negotiated encoding (UTF-16 unless the client offers another).
+
+The server reads its input itself (`serve`) rather than through pygls's loop, so that a client
+that breaks the protocol gets an error answer instead of a dead or stuck server: a bad
+`Content-Length` (missing, not a number, past `MAX_MESSAGE`, or longer than what arrives),
+a body that is not JSON, or parameters that do not fit the method. A client that dies
+without `exit` (its `processId` gone) ends the server within `PARENT_POLL_SECONDS`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 import os
 import re
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument
 
-from calcformula import __version__
+from calcformula import __version__, codes
 from calcformula.diagnostics import Diagnostic, Severity
 from calcformula.formatter import FormatError, format_tree
 from calcformula.functions import REGISTRY, Function, lookup
 from calcformula.lexer import Token, tokenize
 from calcformula.nodes import Call, If, Node, Property, PropertyKind, walk
-from calcformula.parser import VALUE_STARTS, expected_terminals
+from calcformula.parser import MAX_FORMULA, VALUE_STARTS, expected_terminals
+from calcformula.render import clip, redact
 from calcformula.span import Span
+from calcformula.trace import Trace, trace
+from calcformula.values import format_value
 from calcformula_lsp.analysis import Analysis, Region, Settings, Workspace
 
 log = logging.getLogger("calcformula.lsp")
 DEBOUNCE_SECONDS = 0.08
+MAX_DOCUMENT = MAX_FORMULA  # characters; larger documents get one diagnostic, no analysis
+MAX_MESSAGE = 64 * 1024 * 1024  # bytes of one JSON-RPC message (a 20 MB document fits)
+MAX_HEADER = 8 * 1024  # bytes of a message's header block
+BODY_WAIT_SECONDS = 5.0  # silence while a body is shorter than its Content-Length
+PARENT_POLL_SECONDS = 3.0
+_LENGTH = re.compile(rb"content-length:", re.IGNORECASE)
 TOKEN_TYPES = ["keyword", "function", "variable", "number", "string", "operator", "type"]
 TOKEN_MODIFIERS = ["number", "text", "boolean", "timestamp", "readonly"]
 _KIND_MODIFIER = {
@@ -71,10 +91,221 @@ class CalcformulaServer(LanguageServer):
         cached = self.cache.get(uri)
         if cached is not None and cached[0] == key:
             return document, cached[1]
-        path = Path(to_fs_path(uri) or uri)
-        analysis = self.calc_workspace.analyze(path, document.source)
+        if len(document.source) > MAX_DOCUMENT:
+            analysis = _too_large(document.source)
+        else:
+            path = Path(to_fs_path(uri) or uri)
+            analysis = self.calc_workspace.analyze(path, document.source)
         self.cache[uri] = (key, analysis)
         return document, analysis
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve over standard input and output until `exit`, the end of input or the death of
+        the client's process."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(serve(self, stdin or sys.stdin.buffer))
+        except BrokenPipeError:
+            log.error("the client closed the connection; shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+    def send_error(self, ident: Any, code: int, message: str) -> None:
+        """A JSON-RPC error answer (id null when the request's id could not be read)."""
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": ident, "error": {"code": code, "message": message}}
+        ).encode()
+        writer = self.protocol.writer
+        if writer is not None:
+            writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def _too_large(text: str) -> Analysis:
+    newline = text.find("\n", 0, MAX_DOCUMENT)
+    end = newline if newline != -1 else min(len(text), 200)
+    span = Span(0, end, 1, 1, 1, end + 1)
+    diagnostic = codes.FORMULA_TOO_LARGE.at(span, size=f"{len(text):,}", limit=f"{MAX_DOCUMENT:,}")
+    return Analysis(regions=[], diagnostics=[(span, diagnostic)])
+
+
+PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
+
+
+class _Input:
+    """Standard input as it arrives, read by a thread (reads block) into a buffer."""
+
+    def __init__(self, stream: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.buffer = bytearray()
+        self.eof = False
+        self.arrived = asyncio.Event()
+        self.loop = loop
+        self.fd = stream.fileno()
+        threading.Thread(target=self._read, daemon=True, name="calcformula-stdin").start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except OSError:
+                chunk = b""
+            self.loop.call_soon_threadsafe(self._feed, chunk)
+            if not chunk:
+                return
+
+    def _feed(self, chunk: bytes) -> None:
+        if chunk:
+            self.buffer += chunk
+        else:
+            self.eof = True
+        self.arrived.set()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Until more input (or its end) arrives; False when `timeout` passed first."""
+        self.arrived.clear()
+        if self.eof:
+            return True
+        try:
+            await asyncio.wait_for(self.arrived.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+async def serve(ls: CalcformulaServer, stdin: Any) -> None:
+    """Read framed JSON-RPC messages and hand them to pygls; answer framing errors."""
+    loop = asyncio.get_running_loop()
+    source = _Input(stdin, loop)
+    watcher = loop.create_task(_watch_client(ls, source))
+    stop = ls._stop_event
+    try:
+        while stop is None or not stop.is_set():
+            buffer = source.buffer
+            end = buffer.find(b"\r\n\r\n")
+            if end == -1:
+                if len(buffer) > MAX_HEADER:
+                    _resync(ls, source, 1, "a message header is longer than 8 KB")
+                    continue
+                if source.eof:
+                    return
+                await source.wait()
+                continue
+            length, problem = _content_length(bytes(buffer[:end]))
+            if problem is not None:
+                _resync(ls, source, end + 4, problem)
+                continue
+            assert length is not None
+            start = end + 4
+            while len(source.buffer) < start + length and not source.eof:
+                if not await source.wait(BODY_WAIT_SECONDS):
+                    break
+            if len(source.buffer) < start + length:
+                _resync(
+                    ls,
+                    source,
+                    start,
+                    f"the message ended after {len(source.buffer) - start} of the "
+                    f"{length} bytes its Content-Length announced",
+                )
+                if source.eof:
+                    return
+                continue
+            body = bytes(source.buffer[start : start + length])
+            if _dispatch(ls, body):
+                del source.buffer[: start + length]
+            else:
+                # Not JSON: the length was probably wrong; look for the next header inside.
+                _resync(ls, source, start, "the message body is not JSON")
+    finally:
+        watcher.cancel()
+
+
+def _content_length(header: bytes) -> tuple[int | None, str | None]:
+    for line in header.split(b"\r\n"):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() != b"content-length":
+            continue
+        text = value.strip().decode("ascii", "replace")
+        if not text.isascii() or not text.isdigit():
+            return None, f"Content-Length {clip(text, 40)!r} is not a number of bytes"
+        if int(text) > MAX_MESSAGE:
+            return None, f"Content-Length {clip(text, 40)} is over the limit of {MAX_MESSAGE}"
+        return int(text), None
+    return None, "a message header has no Content-Length"
+
+
+def _resync(ls: CalcformulaServer, source: _Input, skip: int, problem: str) -> None:
+    """Answer a framing error and drop input up to the next `Content-Length` header."""
+    ls.send_error(None, PARSE_ERROR, problem)
+    found = _LENGTH.search(source.buffer, skip)
+    if found is None:
+        # Keep a tail that may be the start of a header cut in the middle.
+        del source.buffer[: max(skip, len(source.buffer) - 16)]
+    else:
+        del source.buffer[: found.start()]
+
+
+def _dispatch(ls: CalcformulaServer, body: bytes) -> bool:
+    """Hand one message to pygls; False when the body is not JSON at all."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(data, dict):
+        ls.send_error(None, INVALID_REQUEST, "a message must be a JSON object")
+        return True
+    ident = data.get("id") if isinstance(data.get("id"), int | str) else None
+    try:
+        message = ls.protocol.structure_message(data)
+    except Exception as error:  # pygls says which: InvalidParams, or InternalError
+        if ident is not None and "method" in data:
+            ls.send_error(ident, INVALID_PARAMS, f"invalid parameters: {_reason(error)}")
+        else:
+            ls.send_error(None, INVALID_REQUEST, f"invalid message: {_reason(error)}")
+        return True
+    try:
+        ls.protocol.handle_message(message)
+    except Exception as error:  # handlers' own errors are answered by pygls
+        log.exception("unable to handle a message")
+        if ident is not None:
+            ls.send_error(ident, -32603, f"internal error: {type(error).__name__}")
+    return True
+
+
+def _reason(error: BaseException) -> str:
+    """The first validation failure under pygls's error (cattrs groups them)."""
+    cause: BaseException = error.__cause__ or error
+    while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+        cause = cause.exceptions[0]
+    return clip(str(cause) or type(cause).__name__, 300)
+
+
+async def _watch_client(ls: CalcformulaServer, source: _Input) -> None:
+    """End the server when the client process named in `initialize` has died (editors that
+    crash never send `exit`, and an orphaned server would run forever)."""
+    while True:
+        await asyncio.sleep(PARENT_POLL_SECONDS)
+        pid = ls.process_id
+        if pid is None or _alive(pid):
+            continue
+        log.warning("the client (process %s) has exited; shutting down", pid)
+        source.eof = True  # the serve loop ends as at the end of its input
+        source.arrived.set()
+        return
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not a process id we can test
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 server = CalcformulaServer()
@@ -132,7 +363,7 @@ def _lsp_diagnostic(
 ) -> types.Diagnostic:
     return types.Diagnostic(
         range=_range(document, span.start, span.end),
-        message=diagnostic.message,
+        message=redact(clip(diagnostic.message)),
         severity=_SEVERITY[diagnostic.severity],
         code=diagnostic.code,
         source="calcformula",
@@ -145,7 +376,7 @@ def _lsp_diagnostic(
                 location=types.Location(
                     uri=uri, range=_range(document, related.span.start, related.span.end)
                 ),
-                message=related.message,
+                message=redact(clip(related.message)),
             )
             for related in diagnostic.related
         ]
@@ -304,20 +535,32 @@ def completion(ls: CalcformulaServer, params: types.CompletionParams) -> types.C
             )
         )
 
-    wrapper_context = expected == {"NAME"}
-    # After a complete value another value would be implicit multiplication: possible, but
-    # almost never meant, so only operators and keywords are offered there.
+    wrapper = _wrapper_before(region.text[:start])
+    wrapper_context = expected == {"NAME"} and wrapper is not None
+    # After a complete value another value would be implicit multiplication: valid, but
+    # rarely meant, so operators and keywords are offered there. When the typed prefix
+    # starts none of those keywords, the names it matches are offered as well (offering
+    # nothing would look broken).
     after_value = bool(expected & {"PLUS", "STAR", "AND", "OR", "THEN", "EQ"})
     if after_value:
-        expected = expected - VALUE_STARTS
+        typed = prefix.group().lower() if prefix else ""
+        keyword_fits = any(
+            word.startswith(typed)
+            for terminal, word in KEYWORDS_AFTER_VALUE.items()
+            if terminal in expected
+        )
+        if not typed or keyword_fits:
+            expected = expected - VALUE_STARTS
     schema = region.schema
     if wrapper_context or expected & (VALUE_STARTS - {"MINUS", "NOT", "MISSING"}):
-        wanted_kind = _wrapper_before(region.text[:start]) if wrapper_context else None
+        # Inside `string(` / `bool(`: only properties of that kind, as bare names;
+        # inside `timestamp(`: any property, as a bare name.
+        wanted_kind = wrapper if wrapper_context and wrapper is not PropertyKind.TIMESTAMP else None
         if schema is not None:
             for info in schema.properties.values():
                 if wanted_kind is not None and info.reads_as is not wanted_kind:
                     continue
-                insert = info.name if wanted_kind is not None else info.reference
+                insert = info.name if wrapper_context else info.reference
                 where = f", {info.object_name}" if info.object_name else ""
                 add(
                     info.name,
@@ -356,15 +599,15 @@ def completion(ls: CalcformulaServer, params: types.CompletionParams) -> types.C
                 snippet=word == "if",
                 sort="3",
             )
-        for wrapper, what in (
+        for word, what in (
             ("string", "text"),
             ("bool", "a checkbox"),
             ("timestamp", "when it last changed"),
         ):
             add(
-                f"{wrapper}(…)",
+                f"{word}(…)",
                 types.CompletionItemKind.Keyword,
-                f"{wrapper}(${{1:property}})" if snippets else f"{wrapper}(",
+                f"{word}(${{1:property}})" if snippets else f"{word}(",
                 f"read a property as {what}",
                 snippet=True,
                 sort="3",
@@ -386,7 +629,11 @@ def _wrapper_before(text: str) -> PropertyKind | None:
     matched = re.search(r"(string|bool|timestamp)\s*\(\s*$", text, re.IGNORECASE)
     if not matched:
         return None
-    return {"string": PropertyKind.STRING, "bool": PropertyKind.BOOL}.get(matched.group(1).lower())
+    return {
+        "string": PropertyKind.STRING,
+        "bool": PropertyKind.BOOL,
+        "timestamp": PropertyKind.TIMESTAMP,
+    }[matched.group(1).lower()]
 
 
 # --- hover, signature help, definition ------------------------------------------------------
@@ -422,8 +669,20 @@ def hover(ls: CalcformulaServer, params: types.HoverParams) -> types.Hover | Non
         text, span = _function_doc(function), node.name_span
     elif isinstance(node, Property):
         info = region.result.property_of(node)
-        kind = region.result.type_of(node).value
-        if info is not None:
+        # What the reference reads, from how it is written (never the checker's ERROR type).
+        kind = {
+            PropertyKind.NUMBER: "a number",
+            PropertyKind.STRING: "text",
+            PropertyKind.BOOL: "a boolean",
+            PropertyKind.TIMESTAMP: "text (the time it last changed, in epoch ms)",
+        }[node.kind]
+        unknown = any(
+            d.code == "CF203" and d.span.start <= node.name_span.start < d.span.end
+            for d in region.result.diagnostics
+        )
+        if unknown:
+            text = f"`{node.name}`: the schema has no property of this name"
+        elif info is not None:
             text = (
                 f"**{info.label or info.name}** (`{info.name}`)\n\n{info.type} property"
                 + (f" of {info.object_name}" if info.object_name else "")
@@ -436,10 +695,63 @@ def hover(ls: CalcformulaServer, params: types.HoverParams) -> types.Hover | Non
             text = f"`{node.name}`: a property read as {kind}"
     else:
         text = f"`{region.text[span.start : span.end][:60]}`: {region.result.type_of(node).value}"
+    text += _sample_value(region, node)
     return types.Hover(
-        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=redact(text)),
         range=_range(document, region.to_document(span.start), region.to_document(span.end)),
     )
+
+
+# --- values on the sample record (`samples:` in the manifest) ----------------------------------
+
+
+def _trace(region: Region) -> Trace | None:
+    """The formula's trace on the sample record (None without samples or with errors)."""
+    if region.sample is None or not region.result.ok:
+        return None
+    sample = region.sample
+    return trace(region.result, sample.record, region.schema, sample.portal)
+
+
+def _sample_value(region: Region, node: Node) -> str:
+    found = _trace(region)
+    step = found.step(node) if found is not None else None
+    if found is None or step is None or region.sample is None:
+        return ""
+    shown = format_value(step.value) if step.evaluated else "(not evaluated)"
+    if step.evaluated and (step.reason or "").startswith("not evaluable"):
+        shown = "(not evaluable)"
+    line = f"\n\nOn sample record {region.sample.record_id}: `{shown}`"
+    if step.reason:
+        line += f" ({step.reason})"
+    if step is found.root:
+        line += f"\n\n{found.explanation}"
+    return line
+
+
+@server.feature(types.TEXT_DOCUMENT_INLAY_HINT)
+def inlay_hint(ls: CalcformulaServer, params: types.InlayHintParams) -> list[types.InlayHint]:
+    """After each formula, its value on the first sample record; nothing without samples."""
+    document, analysis = ls.analysis(params.text_document.uri)
+    hints: list[types.InlayHint] = []
+    for region in analysis.regions:
+        found = _trace(region)
+        if found is None:
+            continue
+        end = position_at(document, region.to_document(len(region.text.rstrip())))
+        if not (params.range.start.line <= end.line <= params.range.end.line):
+            continue
+        shown = format_value(found.value) if found.evaluable else "(not evaluable)"
+        hints.append(
+            types.InlayHint(
+                position=end,
+                label=f"= {shown}",
+                kind=types.InlayHintKind.Type,
+                tooltip=found.explanation,
+                padding_left=True,
+            )
+        )
+    return hints
 
 
 def _open_call(tokens: list[Token]) -> tuple[Function, int] | None:
@@ -602,13 +914,14 @@ def code_action(ls: CalcformulaServer, params: types.CodeActionParams) -> list[t
                 edits.append(types.TextEdit(range=_range(document, a, b), new_text=edit.new_text))
             actions.append(
                 types.CodeAction(
-                    title=fix.title,
+                    title=redact(clip(fix.title)),
                     kind=types.CodeActionKind.QuickFix,
                     diagnostics=[
                         _lsp_diagnostic(document, span, diagnostic, params.text_document.uri)
                     ],
                     edit=types.WorkspaceEdit(changes={params.text_document.uri: edits}),
-                    is_preferred=len(diagnostic.fixes) == 1,
+                    # Editors may apply a preferred fix on their own: never a guess.
+                    is_preferred=len(diagnostic.fixes) == 1 and fix.safe,
                 )
             )
     return actions
