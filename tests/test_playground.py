@@ -469,3 +469,15 @@ def test_screenshot_for_the_docs(page: Page, tmp_path: Path) -> None:
     )
     page.screenshot(path=str(target), full_page=True)
     assert target.stat().st_size > 10_000
+
+
+def test_regex_matches_is_not_evaluable_without_re2(page: Page) -> None:
+    # Pyodide has no google-re2: the page says the value is unknown rather than guess it with
+    # another regex engine (the command, with RE2, gives true or false).
+    page.fill("[data-testid=records]", "Record ID,phone\n1,12345\n")
+    type_formula(page, "regex_matches(string(phone), '[0-9]+')")
+    assert shown_diagnostics(page) == []
+    value = page.locator("[data-testid=results] tbody tr[data-id='1'] td.value")
+    assert value.inner_text() == "(not evaluable)"
+    notes = page.locator("[data-testid=results] tbody tr[data-id='1'] td").nth(2).inner_text()
+    assert notes.startswith("CF507 ") and "google-re2" in notes

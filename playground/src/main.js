@@ -39,6 +39,7 @@ window.__playground = metrics;
 metrics.setFormula = (text) =>
   view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: text } });
 metrics.reset = () => {
+  $("status").textContent = "Ready.";
   $("example").value = "";
   $("trace").hidden = true;
   $("share-link").value = "";
