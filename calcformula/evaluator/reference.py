@@ -180,8 +180,8 @@ class ReferenceEvaluator:
         try:
             return function.implementation(args, self.context)
         except EvaluationProblem as problem:
-            if problem.code == "CF505":
-                raise NotEvaluable(problem.message, node.span, "CF505") from None
+            if problem.code in ("CF505", "CF507"):  # unknown offline, or here
+                raise NotEvaluable(problem.message, node.span, problem.code) from None
             self.diagnostics.append(problem_diagnostic(problem, node.span))
             return None
 

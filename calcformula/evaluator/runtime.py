@@ -320,8 +320,8 @@ def function_runner(
         try:
             return implementation(values, context)
         except EvaluationProblem as problem:
-            if problem.code == "CF505":
-                raise NotEvaluable(problem.message, span, "CF505") from None
+            if problem.code in ("CF505", "CF507"):  # unknown offline, or here
+                raise NotEvaluable(problem.message, span, problem.code) from None
             sink.append(problem_diagnostic(problem, span))
             return None
 

@@ -373,6 +373,11 @@ def _java_only(pattern: str) -> str | None:
     return None
 
 
+# Where google-re2 cannot be installed (Pyodide, in the browser playground), regex_matches
+# is not evaluable: its value is unknown, never a guess from another regex engine.
+NO_RE2 = "regex_matches needs google-re2 (RE2), which is not available here"
+
+
 @functools.lru_cache(maxsize=256)
 def _compiled(pattern: str) -> Any:
     """The pattern compiled by RE2, or the reason it cannot be (a string)."""
@@ -381,7 +386,10 @@ def _compiled(pattern: str) -> Any:
     reason = _java_only(pattern)
     if reason is not None:
         return f"calcformula (RE2, linear time) cannot run the pattern as Java would: {reason}"
-    import re2  # google-re2: imported on first use, it is only needed here
+    try:
+        import re2  # google-re2: imported on first use, it is only needed here
+    except ImportError:  # the browser playground: Pyodide has no google-re2
+        return NO_RE2
 
     options = re2.Options()
     options.log_errors = False  # RE2 would print to stderr; the reason is reported instead
@@ -397,6 +405,8 @@ def _compiled(pattern: str) -> Any:
 def regex_problem(pattern: str) -> str | None:
     """Why regex_matches cannot run `pattern`, or None when it can."""
     compiled = _compiled(pattern)
+    if compiled is NO_RE2:
+        return None  # not a problem of the pattern; evaluation says it is not evaluable
     return compiled if isinstance(compiled, str) else None
 
 
@@ -407,6 +417,8 @@ def _regex_matches(args: Sequence[Value], context: EvalContext) -> Value:
             f"the text is longer than {REGEX_MAX_SUBJECT} characters", code="CF504"
         )
     compiled = _compiled(pattern)
+    if compiled is NO_RE2:
+        raise EvaluationProblem(compiled, code="CF507")
     if isinstance(compiled, str):
         raise EvaluationProblem(compiled, code="CF504")
     return compiled.fullmatch(text) is not None
