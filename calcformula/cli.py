@@ -1049,6 +1049,11 @@ def lsp() -> None:
 
 def run() -> None:
     """Entry point: unexpected failures become exit code 2 with one line, not a traceback."""
+    from calcformula.render import RedactingStream, token_is_set
+
+    if token_is_set():  # nothing the command prints may show the token (docs/cli.md)
+        sys.stdout = RedactingStream(sys.stdout)
+        sys.stderr = RedactingStream(sys.stderr)
     try:
         main(standalone_mode=True)
     except SystemExit:

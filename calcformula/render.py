@@ -63,6 +63,53 @@ def _pieces(secret: str, size: int) -> frozenset[str]:
     return frozenset(secret[i : i + size] for i in range(len(secret) - size + 1))
 
 
+class RedactingStream:
+    """A text stream that redacts every write (`redact`): the command's standard output and
+    error go through it whenever the token is set, so no value, SQL text or message it prints
+    (not only diagnostics) can show the token."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.encoding = getattr(stream, "encoding", "utf-8")
+        self.errors = getattr(stream, "errors", "strict")
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._stream.isatty())
+
+    @property
+    def buffer(self) -> Any:
+        # The language server speaks JSON-RPC in bytes and redacts what it sends itself.
+        return self._stream.buffer
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+    @property
+    def closed(self) -> bool:
+        return bool(getattr(self._stream, "closed", False))
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return False
+
+
+def token_is_set() -> bool:
+    return len(os.environ.get(TOKEN_VARIABLE, "").strip()) >= MIN_SECRET
+
+
 def redact_data(value: Any) -> Any:
     """A JSON-like value with every string in it redacted."""
     if isinstance(value, str):

@@ -87,6 +87,35 @@ def test_without_the_variable_nothing_is_masked(tmp_path: Path) -> None:
     assert TOKEN in result.stdout  # the test above is not passing by accident
 
 
+def test_values_sql_and_formatted_text_never_print_the_token(tmp_path: Path) -> None:
+    # Not only diagnostics: a value, a SQL literal or a formatted formula holding the token is
+    # masked too (the command's standard streams redact whatever is written to them).
+    records = tmp_path / "records.csv"
+    records.write_text(f"id,note\n1,{TOKEN}\n")
+    commands = [
+        ("eval", "--expr", "string(note)", "--records", str(records), "--format", "csv"),
+        ("eval", "--expr", f"'{TOKEN}'", "--format", "json"),
+        ("sql", "--expr", f"string(a) + '{TOKEN}'"),
+    ]
+    for args in commands:
+        plain = run(*args, cwd=tmp_path)
+        assert TOKEN in plain.stdout, (args, plain.stderr)  # the planted token is printed
+        masked = run(*args, cwd=tmp_path, env=with_token())
+        assert masked.returncode == plain.returncode, masked.stderr
+        assert leaks(masked.stdout + masked.stderr) == [], args
+    formatted = subprocess.run(
+        [*CALCFORMULA, "fmt", "-"],
+        input=f"string(a)+'{TOKEN}'",
+        capture_output=True,
+        text=True,
+        env=with_token(),
+        timeout=60,
+        check=False,
+    )
+    assert formatted.returncode == 0, formatted.stderr
+    assert "string(a) + '" in formatted.stdout and leaks(formatted.stdout) == []
+
+
 def test_short_values_are_not_treated_as_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "abc")
     assert redact("abc + abc") == "abc + abc"
