@@ -113,7 +113,7 @@ def test_pasted_records_read_like_the_command(tmp_path: Path, name: str, text: s
 def test_unreadable_records_are_reported_by_line() -> None:
     answer = ask(op="details", formula="amount", records="Amount,b\n1,2\n3\n")
     assert answer["results"]["problems"] == [
-        "line 3: 1 columns where the header has 2; record skipped"
+        "line 3: 1 fields where the header has 2; record skipped"
     ]
 
 
