@@ -11,7 +11,7 @@ from pathlib import Path
 
 from calcformula import codes
 from calcformula.checker import CheckResult, check
-from calcformula.diagnostics import Diagnostic, Fix, Severity, TextEdit, sort_diagnostics
+from calcformula.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit, sort_diagnostics
 from calcformula.manifest import MANIFEST_NAMES, ManagedProperty, Manifest, load_manifest
 from calcformula.parser import decode
 from calcformula.safe_io import is_temp_name
@@ -213,7 +213,10 @@ def check_manifest(path: Path, display: str) -> list[FileReport]:
                         diagnostic.message,
                         mapped,
                         fixes,
-                        diagnostic.related if mapped is not diagnostic.span else (),
+                        tuple(
+                            Related(manifest.map_span(prop, r.span), r.message)
+                            for r in diagnostic.related
+                        ),
                         (("property", f"{prop.object}.{prop.name}"),),
                     )
                 )

@@ -152,6 +152,19 @@ def test_inline_formula_positions_map_into_the_yaml(tmp_path: Path) -> None:
     assert report.text[diagnostic.span.start] == "*"
 
 
+def test_notes_of_an_inline_formula_point_into_the_yaml(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "properties:\n"
+        + ENTRY.format(name="x", type="number", extra="    formula: closedate - createdate\n"),
+    )
+    [report] = check_manifest(path, "m.yaml")
+    [diagnostic] = [d for d in report.diagnostics if d.code == "CF401"]
+    [note] = diagnostic.related
+    assert report.text[note.span.start : note.span.end] == "createdate"
+    assert note.span.line == diagnostic.span.line == 7
+
+
 def test_managed_properties_can_read_each_other(tmp_path: Path) -> None:
     (tmp_path / "schema").mkdir()
     (tmp_path / "schema" / "deals.json").write_text(
