@@ -57,7 +57,7 @@ from calcformula.records import (
 )
 from calcformula.schema import Schema
 from calcformula.tables import write_table
-from calcformula.values import format_number
+from calcformula.values import format_number, json_value
 
 ENGINES = ("auto", "python", "duckdb")
 FORMATS = ("table", "csv", "json", "ndjson")
@@ -626,16 +626,6 @@ def sql_differences(formulas: list[Formula]) -> list[Notice]:
 
 
 # --- writing ---------------------------------------------------------------------------------
-
-
-def json_value(value: Value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format_number(value)  # exact: the number as JSON text, not a float
-    return json.dumps(value, ensure_ascii=False)
 
 
 def plain(value: Value) -> str:

@@ -34,23 +34,14 @@ from calcformula.parser import VALUE_STARTS, expected_terminals
 from calcformula.records import RecordProblem, read_records
 from calcformula.render import diagnostic_record
 from calcformula.schema import Schema, SchemaError
-from calcformula.values import format_number
+from calcformula.tokens import KEYWORDS_AFTER_VALUE
+from calcformula.values import format_number, json_value
 
 DOCS_URL = "https://github.com/calcformula/calcformula/blob/main/docs/diagnostics.md#{anchor}"
 # The declared types the command accepts (`--type`).
 DECLARED_TYPES = ("number", "bool", "string", "enumeration")
 MAX_RECORDS = 1000  # a table a person reads; the command evaluates files of any size
 
-_KEYWORDS_AFTER_VALUE = {
-    "AND": "and",
-    "OR": "or",
-    "XOR": "xor",
-    "THEN": "then",
-    "ELSE": "else",
-    "ELSEIF": "elseif",
-    "ENDIF": "endif",
-    "EQUALS": "equals",
-}
 _KEYWORD_TOKENS = {"IF", "THEN", "ELSE", "ELSEIF", "ENDIF", "AND", "OR", "XOR", "NOT", "EQUALS"}
 _CONSTANT_TOKENS = {"TRUE", "FALSE", "E", "NOW", "TARGET"}
 _WRAPPER_TOKENS = {"STRING_WRAPPER", "BOOL_WRAPPER", "TIMESTAMP_WRAPPER"}
@@ -185,17 +176,6 @@ def _tokens(checked: CheckResult, offsets: Offsets) -> list[list[Any]]:
             continue
         found.append([offsets.to_js(token.span.start), offsets.to_js(token.span.end), style])
     return found
-
-
-def json_value(value: Value) -> str:
-    """A value as the command's JSON output writes it (numbers exact, as JSON text)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format_number(value)
-    return json.dumps(value, ensure_ascii=False)
 
 
 def shown_value(value: Value, evaluable: bool) -> str:
@@ -523,7 +503,7 @@ def op_complete(request: dict[str, Any]) -> dict[str, Any]:
             )
         for word in ("if", "not", "true", "false", "e", "NOW"):
             items.append({"label": word, "apply": word, "type": "keyword", "boost": 0})
-    for terminal, word in _KEYWORDS_AFTER_VALUE.items():
+    for terminal, word in KEYWORDS_AFTER_VALUE.items():
         if terminal in expected:
             items.append({"label": word, "apply": word, "type": "keyword", "boost": 0})
     return {"from": offsets.to_js(start), "to": raw, "items": items}

@@ -16,3 +16,17 @@ class Token(NamedTuple):
     value: str
     span: Span
     synthetic: bool = False  # inserted by recovery or rewriting, not written by the user
+
+
+# The keywords that may follow a complete value, by the grammar's terminal names (what the
+# editor and the playground offer after one, beside the names for an implicit multiplication).
+KEYWORDS_AFTER_VALUE = {
+    "AND": "and",
+    "OR": "or",
+    "XOR": "xor",
+    "THEN": "then",
+    "ELSE": "else",
+    "ELSEIF": "elseif",
+    "ENDIF": "endif",
+    "EQUALS": "equals",
+}

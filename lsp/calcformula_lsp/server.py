@@ -38,6 +38,7 @@ from calcformula.nodes import Call, If, Node, Property, PropertyKind, walk
 from calcformula.parser import MAX_FORMULA, VALUE_STARTS, expected_terminals
 from calcformula.render import clip, redact
 from calcformula.span import Span
+from calcformula.tokens import KEYWORDS_AFTER_VALUE
 from calcformula.trace import Trace, trace
 from calcformula.values import format_value
 from calcformula_lsp.analysis import Analysis, Region, Settings, Workspace
@@ -63,16 +64,6 @@ _SEVERITY = {
     Severity.WARNING: types.DiagnosticSeverity.Warning,
     Severity.INFO: types.DiagnosticSeverity.Information,
     Severity.HINT: types.DiagnosticSeverity.Hint,
-}
-KEYWORDS_AFTER_VALUE = {
-    "AND": "and",
-    "OR": "or",
-    "XOR": "xor",
-    "THEN": "then",
-    "ELSE": "else",
-    "ELSEIF": "elseif",
-    "ENDIF": "endif",
-    "EQUALS": "equals",
 }
 
 
