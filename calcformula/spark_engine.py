@@ -1,0 +1,438 @@
+"""Evaluates formulas over record files with Spark, running their compiled Spark SQL.
+
+A local Spark session (calcformula.spark.local_session) or Spark Connect (`sc://host:port`)
+reads the CSV, NDJSON or Parquet input, a file or a folder of part files, and computes every
+formula (calcformula.sql, dialect `spark`). Results come back as rows, or are written by Spark as
+a folder of part files. CSV and NDJSON cells are read as text, never typed by Spark's inference,
+so a formula sees what the Python engine sees; Parquet keeps its typed columns. Rows Spark cannot
+read (a CSV row of the wrong width, a line that is not a JSON object) are counted and reported,
+never dropped silently. What differs from the Python engine is what differs for the DuckDB engine
+(docs/scale.md): numbers keep 10 decimals and per-record notes are not reported.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from calcformula.checker import CheckResult
+from calcformula.diagnostics import Diagnostic
+from calcformula.duckdb_engine import (
+    SUFFIXES,
+    EngineError,
+    Problem,
+    Run,
+    _read_properties,
+    _shown,
+)
+from calcformula.evaluator import PortalContext
+from calcformula.functions import Value
+from calcformula.records import resolve_headers
+from calcformula.schema import Schema
+from calcformula.spark import INSTALL_HINT
+from calcformula.sql import Column, ColumnType, SqlFormula, compile_sql
+
+CORRUPT = "_calcformula_unreadable"
+SHOWN_PROBLEMS = 100  # unreadable rows reported one by one; the count covers them all
+
+
+def available() -> bool:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def input_kind(path: str | Path) -> str | None:
+    """csv, ndjson or parquet for a file, or for a folder of part files of one kind."""
+    path = Path(path)
+    if not path.is_dir():
+        return SUFFIXES.get(path.suffix.lower())
+    kinds = {SUFFIXES.get(p.suffix.lower()) for p in _parts(path)} - {None}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _parts(folder: Path) -> list[Path]:
+    """The data files of a folder as Spark writes it (no `_SUCCESS`, `.crc` or hidden files)."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(("_", ".")) and p.suffix.lower() in SUFFIXES
+    )
+
+
+def _name(name: str) -> exp.Expr:
+    return exp.column(name, quoted=True)
+
+
+def _string(name: str) -> exp.Expr:
+    return exp.Cast(this=_name(name), to=exp.DataType.build("STRING"))
+
+
+def _number_rows(offset: int, first: str) -> exp.Expr:
+    # In file order (the scan's ids grow with it); the Python engine numbers records this way.
+    # The first column rides along: Spark refuses a scan of a raw file that needs only the
+    # unreadable-row column.
+    order = exp.Order(
+        expressions=[
+            exp.Ordered(this=exp.Anonymous(this="monotonically_increasing_id")),
+            exp.Ordered(this=_name(first)),
+        ]
+    )
+    number: exp.Expr = exp.Window(this=exp.RowNumber(), order=order)
+    if offset:
+        number = exp.Add(this=number, expression=exp.Literal.number(offset))
+    return exp.Cast(this=number, to=exp.DataType.build("STRING"))
+
+
+def _column_type(data_type: Any) -> ColumnType | None:
+    from pyspark.sql import types
+
+    if isinstance(data_type, types.StringType | types.VarcharType | types.CharType):
+        return ColumnType.TEXT
+    if isinstance(data_type, types.BooleanType):
+        return ColumnType.BOOLEAN
+    if isinstance(data_type, types.DateType):
+        return ColumnType.DATE
+    if isinstance(data_type, types.TimestampType | types.TimestampNTZType):
+        return ColumnType.TIMESTAMP
+    if isinstance(data_type, types.NumericType):
+        return ColumnType.NUMBER
+    return None
+
+
+class SparkEngine:
+    """One evaluation job on Spark: formulas, a record file or folder, where results go."""
+
+    label = "Spark engine"
+
+    def __init__(
+        self,
+        targets: Sequence[tuple[str, CheckResult]],
+        path: str | Path,
+        schema: Schema | None,
+        now_ms: int,
+        remote: str | None = None,
+        master: str = "local[*]",
+        portal: PortalContext | None = None,
+        session: Any = None,
+    ) -> None:
+        if not available():
+            raise EngineError(f"the Spark engine: {INSTALL_HINT}")
+        self.path = Path(path)
+        if not self.path.exists():
+            raise EngineError(f"{self.path}: no such file or folder")
+        kind = input_kind(self.path)
+        if kind is None:
+            raise EngineError(
+                f"{self.path}: the Spark engine reads .csv, .ndjson/.jsonl and .parquet files, "
+                "or a folder of part files of one of these kinds"
+            )
+        self.kind = kind
+        self.session = session if session is not None else _start(remote, master)
+        self.own_session = session is None
+        self.view = f"calcformula_{uuid.uuid4().hex}"
+        self.header_lines = 0
+        wanted = sorted(_read_properties(targets))
+        try:
+            if kind == "csv":
+                columns, identifier = self._csv(schema)
+            elif kind == "parquet":
+                columns, identifier = self._parquet(schema)
+            else:
+                columns, identifier = self._ndjson(wanted)
+        except EngineError:
+            self.close()
+            raise
+        except Exception as error:  # pyspark's errors differ between classic and Connect
+            self.close()
+            raise EngineError(f"{self.path}: {_first_line(error)}") from None
+        for name in wanted:  # a property the file lacks is blank, as in the Python engine
+            if name not in columns:
+                columns[name] = Column(exp.Cast(this=exp.Null(), to=exp.DataType.build("STRING")))
+        self.columns = columns
+        self.id_expression = identifier
+        self.formulas: list[tuple[str, SqlFormula]] = []
+        failed: list[Diagnostic] = []
+        for name, checked in targets:
+            formula = compile_sql(checked, "spark", columns, now_ms, portal)
+            if not formula.ok:
+                failed.extend(d for d in formula.diagnostics if d.is_error)
+            self.formulas.append((name, formula))
+        self.diagnostics = tuple(failed)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics
+
+    def _reader(self, fields: list[Any]) -> Any:
+        from pyspark.sql import types
+
+        schema = types.StructType([*fields, types.StructField(CORRUPT, types.StringType())])
+        return (
+            self.session.read.schema(schema)
+            .option("mode", "PERMISSIVE")
+            .option("columnNameOfCorruptRecord", CORRUPT)
+        )
+
+    def _first_file(self) -> Path:
+        if not self.path.is_dir():
+            return self.path
+        parts = _parts(self.path)
+        if not parts:
+            raise EngineError(f"{self.path}: the folder holds no part files")
+        return parts[0]
+
+    def _csv(self, schema: Schema | None) -> tuple[dict[str, Column], exp.Expr]:
+        from pyspark.sql import types
+
+        first = self._first_file()
+        with first.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
+            try:
+                headers = next(csv.reader(stream))
+            except StopIteration:
+                raise EngineError(f"{first}: the file is empty") from None
+            except csv.Error as error:
+                raise EngineError(f"{first}: the header row cannot be read: {error}") from None
+        names, id_column = resolve_headers(headers, schema)
+        positions = [f"c{i}" for i in range(len(headers))]
+        fields = [types.StructField(p, types.StringType()) for p in positions]
+        frame = (
+            self._reader(fields)
+            .option("header", "true")
+            .option("enforceSchema", "true")  # by position: headers may repeat or be labels
+            .option("quote", '"')
+            .option("escape", '"')
+            .option("multiLine", "true")
+            .option("encoding", "UTF-8")
+            .csv(str(self.path))
+        )
+        self.header_lines = 1
+        self._register(frame)
+        columns = {name: Column(_name(positions[i])) for i, name in enumerate(names) if name}
+        identifier = _name(positions[id_column]) if id_column >= 0 else _name("_row")
+        self.numbered = id_column < 0
+        return columns, identifier
+
+    def _parquet(self, schema: Schema | None) -> tuple[dict[str, Column], exp.Expr]:
+        frame = self.session.read.parquet(str(self.path))
+        fields = list(frame.schema.fields)
+        names, id_column = resolve_headers([f.name for f in fields], schema)
+        columns: dict[str, Column] = {}
+        for data_field, name in zip(fields, names, strict=True):
+            if not name:
+                continue
+            kind = _column_type(data_field.dataType)
+            reference = _name(data_field.name)
+            if kind is None:  # arrays, structs, binary: read as text, like a CSV cell
+                reference = exp.Cast(this=reference, to=exp.DataType.build("STRING"))
+                kind = ColumnType.TEXT
+            columns[name] = Column(reference, kind)
+        self.numbered = id_column < 0
+        identifier = _string(fields[id_column].name) if id_column >= 0 else _name("_row")
+        self.parquet = True
+        self._register(frame, corrupt=False)
+        return columns, identifier
+
+    def _ndjson(self, wanted: Sequence[str]) -> tuple[dict[str, Column], exp.Expr]:
+        from pyspark.sql import types
+
+        def text(name: str) -> Any:
+            return types.StructField(name, types.StringType())
+
+        flat = [n for n in dict.fromkeys([*wanted, "id", "hs_object_id"])]
+        nested = types.StructType([text(n) for n in dict.fromkeys([*wanted, "hs_object_id"])])
+        fields = [*(text(n) for n in flat), types.StructField("properties", nested)]
+        # Strings stay strings; numbers and booleans come as their JSON text (Spark reads any
+        # JSON value into a STRING field), never a type Spark guessed.
+        frame = self._reader(fields).option("encoding", "UTF-8").json(str(self.path))
+        self._register(frame)
+        has_properties = exp.Not(this=exp.Is(this=_name("properties"), expression=exp.Null()))
+
+        def value(name: str) -> exp.Expr:
+            nested_value = exp.Dot(
+                this=_name("properties"), expression=exp.to_identifier(name, quoted=True)
+            )
+            return exp.Case(
+                ifs=[exp.If(this=has_properties.copy(), true=nested_value)], default=_name(name)
+            )
+
+        identifier = exp.Coalesce(
+            this=_name("id"),
+            expressions=[
+                exp.Dot(this=_name("properties"), expression=exp.to_identifier("hs_object_id")),
+                _name("hs_object_id"),
+                _name("_row"),
+            ],
+        )
+        self.numbered = True
+        return {name: Column(value(name)) for name in wanted}, identifier
+
+    def _register(self, frame: Any, corrupt: bool = True) -> None:
+        self.has_corrupt = corrupt
+        self.first = frame.schema.fields[0].name
+        frame.createOrReplaceTempView(self.view)
+
+    def _numbered(self) -> str:
+        """The input with `_row`, its record's number (CSV: its line), before bad rows leave."""
+        row = _number_rows(self.header_lines, self.first).sql(dialect="spark")
+        return f"(SELECT *, {row} AS `_row` FROM {self.view})"
+
+    def _relation(self) -> str:
+        source = self._numbered() if self.numbered else self.view
+        if not self.has_corrupt:
+            return source
+        return f"(SELECT * FROM {source} WHERE `{CORRUPT}` IS NULL)"
+
+    def _query(self, output: str) -> str:
+        projections = [exp.alias_(self.id_expression.copy(), "id", quoted=True)]
+        for name, formula in self.formulas:
+            assert formula.expression is not None
+            value = formula.expression.copy()
+            if output in ("csv", "ndjson"):
+                value = _shown(formula, value, output) if output == "csv" else _json(formula, value)
+            projections.append(exp.alias_(value, name, quoted=True))
+        columns = ", ".join(p.sql(dialect="spark") for p in projections)
+        return f"SELECT {columns} FROM {self._relation()}"
+
+    def _sql(self, query: str) -> Any:
+        try:
+            return self.session.sql(query)
+        except Exception as error:
+            raise _stopped(error) from None
+
+    def write(self, output: str, destination: str) -> Run:
+        """Results as a folder of part files in `csv` or `ndjson` (one formula), by Spark."""
+        started = time.perf_counter()
+        names = [name for name, _ in self.formulas]
+        frame = self._sql(self._query(output))
+        try:
+            if output == "ndjson":
+                value = f"`{names[0]}`"
+                lines = frame.selectExpr(
+                    "to_json(named_struct('id', `id`, 'value', "
+                    f"{value}, 'diagnostics', array()), map('ignoreNullFields', 'false')) AS line"
+                )
+                lines.write.mode("errorifexists").text(destination)
+                written = self.session.read.text(destination)
+                counted = written.selectExpr(
+                    "count(*)", "count_if(get_json_object(value, '$.value') IS NULL)"
+                ).collect()[0]
+            else:
+                (
+                    frame.write.mode("errorifexists")
+                    .option("header", "true")
+                    .option("quote", '"')
+                    .option("escape", '"')
+                    .option("emptyValue", '""')
+                    .csv(destination)
+                )
+                # The summary's counts from the files just written: no second pass over the
+                # input, and exact (a blank is an empty cell; formula text is never empty).
+                counted = (
+                    self.session.read.option("header", "true")
+                    .option("escape", '"')
+                    .schema(", ".join(f"`c{i}` STRING" for i in range(len(names) + 1)))
+                    .csv(destination)
+                    .selectExpr(
+                        "count(*)",
+                        " + ".join(f"count_if(`c{i + 1}` IS NULL)" for i in range(len(names)))
+                        or "0",
+                    )
+                    .collect()[0]
+                )
+        except EngineError:
+            raise
+        except Exception as error:
+            raise _stopped(error) from None
+        run = Run(records=int(counted[0]), blank=int(counted[1] or 0), problems=self.problems())
+        run.seconds = time.perf_counter() - started
+        return run
+
+    def rows(self, batch: int = 20_000) -> Iterator[tuple[str, list[Value]]]:
+        """(id, values) for every record, values as the Python engine gives them."""
+        frame = self._sql(self._query("values"))
+        try:
+            for row in frame.toLocalIterator(prefetchPartitions=True):
+                yield str(row[0]), list(row[1:])
+        except Exception as error:
+            raise _stopped(error) from None
+
+    def problems(self) -> list[Problem]:
+        """Rows Spark could not read: a CSV row whose width is not the header's, an NDJSON line
+        that is not a JSON object. Numbered by line where the input is one file."""
+        if not self.has_corrupt:
+            return []
+        # The corrupt-record column alone cannot be queried from a raw file (Spark refuses
+        # it), so the row number comes along; it is also the line for one CSV file.
+        source = self._numbered()
+        found = self._sql(
+            f"SELECT `_row`, `{CORRUPT}`, `{self.first}` FROM {source} "
+            f"WHERE `{CORRUPT}` IS NOT NULL "
+            "ORDER BY CAST(`_row` AS BIGINT)"
+        )
+        try:
+            rows = found.collect()
+        except Exception as error:
+            raise _stopped(error) from None
+        what = (
+            "a CSV row whose cells do not match the header"
+            if self.kind == "csv"
+            else ("not a JSON object")
+        )
+        problems: list[Problem] = []
+        for number, text in rows:
+            excerpt = str(text).strip().replace("\n", " ")
+            if len(excerpt) > 60:
+                excerpt = excerpt[:57] + "..."
+            problems.append(Problem(int(number), f"{what}: {excerpt}"))
+        return problems
+
+    def close(self) -> None:
+        try:
+            self.session.catalog.dropTempView(self.view)
+        except Exception:  # noqa: S110 - the session may already be gone
+            pass
+        if self.own_session:
+            self.session.stop()
+
+
+def _start(remote: str | None, master: str) -> Any:
+    from calcformula.spark import local_session
+
+    if remote is not None and not remote.startswith("sc://"):
+        raise EngineError(f"--spark-remote {remote}: give a Spark Connect address, sc://HOST:PORT")
+    try:
+        return local_session(master=master, remote=remote)
+    except ImportError as error:  # Spark Connect's own packages (grpcio, pandas, pyarrow)
+        raise EngineError(f"the Spark engine: {error}; {INSTALL_HINT}") from None
+    except Exception as error:
+        where = f"Spark Connect at {remote}" if remote else "a local Spark session"
+        raise EngineError(f"cannot start {where}: {_first_line(error)}") from None
+
+
+def _json(formula: SqlFormula, value: exp.Expr) -> exp.Expr:
+    """The value for `to_json`: numbers as JSON numbers (through VARIANT), others as they are."""
+    if formula.checked.result_type.is_number:
+        text = _shown(formula, value, "csv")
+        return exp.Anonymous(this="PARSE_JSON", expressions=[text])
+    return value
+
+
+def _stopped(error: Exception) -> EngineError:
+    return EngineError(
+        f"the Spark engine stopped: {_first_line(error)} "
+        "(--engine python evaluates this input record by record)"
+    )
+
+
+def _first_line(error: object) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
