@@ -465,9 +465,10 @@ def _eval_with_duckdb(
             run = engine.write(output, output_path)
             for problem in run.problems:
                 click.echo(f"line {problem.line}: {problem.message}; record skipped", err=True)
+            label = getattr(engine, "label", "DuckDB engine")
             click.echo(
                 f"{run.records} record(s): {run.blank} blank, 0 not evaluable, "
-                f"{len(run.problems)} unreadable ({run.seconds:.2f} s, {getattr(engine, 'label', 'DuckDB engine')})",
+                f"{len(run.problems)} unreadable ({run.seconds:.2f} s, {label})",
                 err=True,
             )
             sys.exit(EXIT_FOUND if run.problems else EXIT_OK)

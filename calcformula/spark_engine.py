@@ -12,12 +12,16 @@ never dropped silently. What differs from the Python engine is what differs for 
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import socket
 import time
 import uuid
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlglot import exp
 
@@ -202,6 +206,7 @@ class SparkEngine:
             except csv.Error as error:
                 raise EngineError(f"{first}: the header row cannot be read: {error}") from None
         names, id_column = resolve_headers(headers, schema)
+        self.width = len(headers)
         positions = [f"c{i}" for i in range(len(headers))]
         fields = [types.StructField(p, types.StringType()) for p in positions]
         frame = (
@@ -320,15 +325,14 @@ class SparkEngine:
                     "to_json(named_struct('id', `id`, 'value', "
                     f"{value}, 'diagnostics', array()), map('ignoreNullFields', 'false')) AS line"
                 )
-                lines.write.mode("errorifexists").text(destination)
+                lines.write.text(destination)
                 written = self.session.read.text(destination)
                 counted = written.selectExpr(
                     "count(*)", "count_if(get_json_object(value, '$.value') IS NULL)"
                 ).collect()[0]
             else:
                 (
-                    frame.write.mode("errorifexists")
-                    .option("header", "true")
+                    frame.write.option("header", "true")
                     .option("quote", '"')
                     .option("escape", '"')
                     .option("emptyValue", '""')
@@ -382,24 +386,24 @@ class SparkEngine:
             rows = found.collect()
         except Exception as error:
             raise _stopped(error) from None
-        what = (
-            "a CSV row whose cells do not match the header"
-            if self.kind == "csv"
-            else ("not a JSON object")
-        )
         problems: list[Problem] = []
-        for number, text in rows:
-            excerpt = str(text).strip().replace("\n", " ")
-            if len(excerpt) > 60:
-                excerpt = excerpt[:57] + "..."
-            problems.append(Problem(int(number), f"{what}: {excerpt}"))
+        for number, text, _ in rows:
+            problems.append(Problem(int(number), self._unreadable(str(text))))
         return problems
 
+    def _unreadable(self, text: str) -> str:
+        if self.kind == "csv":
+            # The Python engine's words: Spark flags a row whose width is not the header's.
+            cells = next(csv.reader([text]), [])
+            return f"{len(cells)} columns where the header has {self.width}"
+        excerpt = " ".join(text.split())
+        if len(excerpt) > 60:
+            excerpt = excerpt[:57] + "..."
+        return f"not a JSON object: {excerpt}"
+
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the session may be gone already
             self.session.catalog.dropTempView(self.view)
-        except Exception:  # noqa: S110 - the session may already be gone
-            pass
         if self.own_session:
             self.session.stop()
 
@@ -409,13 +413,37 @@ def _start(remote: str | None, master: str) -> Any:
 
     if remote is not None and not remote.startswith("sc://"):
         raise EngineError(f"--spark-remote {remote}: give a Spark Connect address, sc://HOST:PORT")
+    if remote is not None:
+        _reachable(remote)
     try:
-        return local_session(master=master, remote=remote)
+        with warnings.catch_warnings():
+            # Spark Connect's client warns about the pandas version on import: not our users'.
+            warnings.simplefilter("ignore", FutureWarning)
+            return local_session(master=master, remote=remote)
     except ImportError as error:  # Spark Connect's own packages (grpcio, pandas, pyarrow)
         raise EngineError(f"the Spark engine: {error}; {INSTALL_HINT}") from None
     except Exception as error:
         where = f"Spark Connect at {remote}" if remote else "a local Spark session"
         raise EngineError(f"cannot start {where}: {_first_line(error)}") from None
+
+
+def _reachable(remote: str) -> None:
+    """Fail at once when nothing answers at the address: Spark Connect's client would retry
+    for minutes before saying so."""
+    address = urlsplit(remote)
+    try:
+        host, port = address.hostname, address.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise EngineError(f"--spark-remote {remote}: give a Spark Connect address, sc://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=10).close()
+    except OSError as error:
+        raise EngineError(
+            f"no Spark Connect server answers at {host}:{port} ({error.strerror or error}); "
+            "start one (sbin/start-connect-server.sh) or check --spark-remote"
+        ) from None
 
 
 def _json(formula: SqlFormula, value: exp.Expr) -> exp.Expr:
