@@ -438,7 +438,8 @@ def _eval_with_spark(
     if not chosen.ok:
         for target in targets:
             text = target.formula.checked.parse.text
-            found = [d for d in chosen.diagnostics if d in _sql_diagnostics(chosen, target.name)]
+            formula = dict(chosen.formulas)[target.name]
+            found = [d for d in chosen.diagnostics if d in formula.diagnostics]
             if found:
                 click.echo(render_text(found, text, target.name, sys.stderr.isatty()), err=True)
         chosen.close()

@@ -40,6 +40,16 @@ from calcformula.functions import Value
 from calcformula.records import resolve_headers
 from calcformula.schema import Schema
 from calcformula.spark import INSTALL_HINT
+
+__all__ = [
+    "INSTALL_HINT",
+    "EngineError",
+    "Problem",
+    "Run",
+    "SparkEngine",
+    "available",
+    "input_kind",
+]
 from calcformula.sql import Column, ColumnType, SqlFormula, compile_sql
 
 CORRUPT = "_calcformula_unreadable"
