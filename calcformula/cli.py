@@ -256,8 +256,9 @@ def _compile_or_report(
 @click.option(
     "--records",
     "records_path",
-    type=click.Path(dir_okay=False),
-    help="Records: HubSpot API JSON, NDJSON or CSV (internal names or labels).",
+    type=click.Path(),
+    help="Records: HubSpot API JSON, NDJSON or CSV (internal names or labels); with --engine "
+    "spark, also a folder of part files.",
 )
 @click.option("--schema", "schema_path", help="HubSpot property JSON (file or folder).")
 @click.option("--object", "object_name", help="The object of the records.")
@@ -335,6 +336,8 @@ def eval_command(
         _eval_with_spark(
             targets, records_path, schema, now, portal, spark_remote, output, output_path
         )
+    if records_path is not None and Path(records_path).is_dir():
+        _fail(f"{records_path}: a folder of part files is read by --engine spark")
     if records_path is not None and not Path(records_path).is_file():
         _fail(f"{records_path}: no such file")
     if engine != "python" and records_path is not None:
