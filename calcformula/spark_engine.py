@@ -141,13 +141,18 @@ class SparkEngine:
         if not available():
             raise EngineError(f"the Spark engine: {INSTALL_HINT}")
         self.path = Path(path)
-        if not self.path.exists():
+        # Spark reads the location, not this process: a path here is made absolute (the server
+        # of --spark-remote has another working folder); one only the server sees (a lake URI, a
+        # mount) is passed on as given.
+        self.local = self.path.exists()
+        if not self.local and remote is None:
             raise EngineError(f"{self.path}: no such file or folder")
-        kind = input_kind(self.path)
+        self.location = str(self.path.resolve()) if self.local else str(path)
+        kind = input_kind(self.path) if self.local else SUFFIXES.get(Path(str(path)).suffix.lower())
         if kind is None:
             raise EngineError(
-                f"{self.path}: the Spark engine reads .csv, .ndjson/.jsonl and .parquet files, "
-                "or a folder of part files of one of these kinds"
+                f"{path}: the Spark engine reads .csv, .ndjson/.jsonl and .parquet files, "
+                "or a folder (here) of part files of one of these kinds"
             )
         self.kind = kind
         self.session = session if session is not None else _start(remote, master)
@@ -167,7 +172,7 @@ class SparkEngine:
             raise
         except Exception as error:  # pyspark's errors differ between classic and Connect
             self.close()
-            raise EngineError(f"{self.path}: {_first_line(error)}") from None
+            raise EngineError(f"{path}: {_first_line(error)}") from None
         for name in wanted:  # a property the file lacks is blank, as in the Python engine
             if name not in columns:
                 columns[name] = Column(exp.Cast(this=exp.Null(), to=exp.DataType.build("STRING")))
@@ -204,17 +209,28 @@ class SparkEngine:
             raise EngineError(f"{self.path}: the folder holds no part files")
         return parts[0]
 
+    def _header(self) -> list[str]:
+        if self.local:
+            first = self._first_file()
+            with first.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
+                lines: Iterator[str] = iter(stream)
+                return self._header_of(first, lines)
+        found = self.session.read.text(self.location).limit(1).collect()
+        return self._header_of(self.location, iter([str(row[0]).lstrip("\ufeff") for row in found]))
+
+    @staticmethod
+    def _header_of(where: object, lines: Iterator[str]) -> list[str]:
+        try:
+            return next(csv.reader(lines))
+        except StopIteration:
+            raise EngineError(f"{where}: the file is empty") from None
+        except csv.Error as error:
+            raise EngineError(f"{where}: the header row cannot be read: {error}") from None
+
     def _csv(self, schema: Schema | None) -> tuple[dict[str, Column], exp.Expr]:
         from pyspark.sql import types
 
-        first = self._first_file()
-        with first.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
-            try:
-                headers = next(csv.reader(stream))
-            except StopIteration:
-                raise EngineError(f"{first}: the file is empty") from None
-            except csv.Error as error:
-                raise EngineError(f"{first}: the header row cannot be read: {error}") from None
+        headers = self._header()
         names, id_column = resolve_headers(headers, schema)
         self.width = len(headers)
         positions = [f"c{i}" for i in range(len(headers))]
@@ -227,7 +243,7 @@ class SparkEngine:
             .option("escape", '"')
             .option("multiLine", "true")
             .option("encoding", "UTF-8")
-            .csv(str(self.path))
+            .csv(self.location)
         )
         self.header_lines = 1
         self._register(frame)
@@ -237,7 +253,7 @@ class SparkEngine:
         return columns, identifier
 
     def _parquet(self, schema: Schema | None) -> tuple[dict[str, Column], exp.Expr]:
-        frame = self.session.read.parquet(str(self.path))
+        frame = self.session.read.parquet(self.location)
         fields = list(frame.schema.fields)
         names, id_column = resolve_headers([f.name for f in fields], schema)
         columns: dict[str, Column] = {}
@@ -267,7 +283,7 @@ class SparkEngine:
         fields = [*(text(n) for n in flat), types.StructField("properties", nested)]
         # Strings stay strings; numbers and booleans come as their JSON text (Spark reads any
         # JSON value into a STRING field), never a type Spark guessed.
-        frame = self._reader(fields).option("encoding", "UTF-8").json(str(self.path))
+        frame = self._reader(fields).option("encoding", "UTF-8").json(self.location)
         self._register(frame)
         has_properties = exp.Not(this=exp.Is(this=_name("properties"), expression=exp.Null()))
 
@@ -326,6 +342,8 @@ class SparkEngine:
     def write(self, output: str, destination: str) -> Run:
         """Results as a folder of part files in `csv` or `ndjson` (one formula), by Spark."""
         started = time.perf_counter()
+        if "://" not in destination:  # Spark Connect's server has another working folder
+            destination = str(Path(destination).resolve())
         names = [name for name, _ in self.formulas]
         frame = self._sql(self._query(output))
         try:

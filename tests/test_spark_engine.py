@@ -26,7 +26,9 @@ from tests.test_duckdb_engine import CONTACTS, DEALS, MANIFEST, _parquet, deals,
 CONTACT_TIER = ["eval", MANIFEST, "--object", "contacts", "--property", "cf_lead_tier"]
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     # A local session starts a JVM in the CLI's process: slow on a loaded machine.
     return subprocess.run(
         [sys.executable, "-m", "calcformula", *args],
@@ -34,6 +36,7 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         text=True,
         timeout=400,
         env=env,
+        cwd=cwd,
     )
 
 
@@ -175,6 +178,15 @@ def test_a_folder_of_part_files(remote: str, tmp_path: Path) -> None:
     assert spark.returncode == 0, spark.stderr
     # Part files are read in parallel: the same rows, in an order Spark chooses.
     assert sorted(spark.stdout.splitlines()) == sorted(python.stdout.splitlines())
+    # Relative paths are this process's, not the Spark Connect server's working folder.
+    relative = run(
+        *deals("--records", "deals", "--format", "csv", "--engine", "spark", "--output", "out"),
+        *("--spark-remote", remote),
+        cwd=tmp_path,
+    )
+    assert relative.returncode == 0, relative.stderr
+    written = _read_parts(tmp_path / "out", ".csv")
+    assert sorted(set(written)) == sorted(python.stdout.splitlines())
     refused = run(*deals("--records", str(folder), "--engine", "python"))
     assert refused.returncode == 2
 
