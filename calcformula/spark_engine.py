@@ -19,7 +19,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -53,7 +53,6 @@ __all__ = [
 from calcformula.sql import Column, ColumnType, SqlFormula, compile_sql
 
 CORRUPT = "_calcformula_unreadable"
-SHOWN_PROBLEMS = 100  # unreadable rows reported one by one; the count covers them all
 
 
 def available() -> bool:
@@ -268,7 +267,6 @@ class SparkEngine:
             columns[name] = Column(reference, kind)
         self.numbered = id_column < 0
         identifier = _string(fields[id_column].name) if id_column >= 0 else _name("_row")
-        self.parquet = True
         self._register(frame, corrupt=False)
         return columns, identifier
 
@@ -341,23 +339,30 @@ class SparkEngine:
 
     def write(self, output: str, destination: str) -> Run:
         """Results as a folder of part files in `csv` or `ndjson` (one formula), by Spark."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
         started = time.perf_counter()
         if "://" not in destination:  # Spark Connect's server has another working folder
             destination = str(Path(destination).resolve())
         names = [name for name, _ in self.formulas]
-        frame = self._sql(self._query(output))
+        # The summary's counts are taken while Spark writes (observed metrics): no second
+        # pass over the input or the output.
+        written = Observation(f"calcformula_{uuid.uuid4().hex}")
         try:
+            frame = self._sql(self._query(output))
+            blank = sum(
+                (F.col(f"`{name}`").isNull().cast("long") for name in names), F.lit(0).cast("long")
+            )
+            frame = frame.observe(
+                written, F.count(F.lit(1)).alias("records"), F.sum(blank).alias("blank")
+            )
             if output == "ndjson":
-                value = f"`{names[0]}`"
                 lines = frame.selectExpr(
-                    "to_json(named_struct('id', `id`, 'value', "
-                    f"{value}, 'diagnostics', array()), map('ignoreNullFields', 'false')) AS line"
+                    f"to_json(named_struct('id', `id`, 'value', `{names[0]}`, 'diagnostics', "
+                    "array()), map('ignoreNullFields', 'false')) AS line"
                 )
                 lines.write.text(destination)
-                written = self.session.read.text(destination)
-                counted = written.selectExpr(
-                    "count(*)", "count_if(get_json_object(value, '$.value') IS NULL)"
-                ).collect()[0]
             else:
                 (
                     frame.write.option("header", "true")
@@ -366,25 +371,16 @@ class SparkEngine:
                     .option("emptyValue", '""')
                     .csv(destination)
                 )
-                # The summary's counts from the files just written: no second pass over the
-                # input, and exact (a blank is an empty cell; formula text is never empty).
-                counted = (
-                    self.session.read.option("header", "true")
-                    .option("escape", '"')
-                    .schema(", ".join(f"`c{i}` STRING" for i in range(len(names) + 1)))
-                    .csv(destination)
-                    .selectExpr(
-                        "count(*)",
-                        " + ".join(f"count_if(`c{i + 1}` IS NULL)" for i in range(len(names)))
-                        or "0",
-                    )
-                    .collect()[0]
-                )
+            counted = written.get
         except EngineError:
             raise
         except Exception as error:
             raise _stopped(error) from None
-        run = Run(records=int(counted[0]), blank=int(counted[1] or 0), problems=self.problems())
+        run = Run(
+            records=int(counted.get("records") or 0),
+            blank=int(counted.get("blank") or 0),
+            problems=self.problems(),
+        )
         run.seconds = time.perf_counter() - started
         return run
 
@@ -399,24 +395,39 @@ class SparkEngine:
 
     def problems(self) -> list[Problem]:
         """Rows Spark could not read: a CSV row whose width is not the header's, an NDJSON line
-        that is not a JSON object. Numbered by line where the input is one file."""
+        that is not a JSON object; each with its line in its file (a record is one line)."""
         if not self.has_corrupt:
             return []
         # The corrupt-record column alone cannot be queried from a raw file (Spark refuses
-        # it), so the row number comes along; it is also the line for one CSV file.
-        source = self._numbered()
+        # it): the first column comes along. A plain scan first: the lines need a sort.
+        any_found = self._sql(
+            f"SELECT count_if(`{CORRUPT}` IS NOT NULL), count(`{self.first}`) FROM {self.view}"
+        )
+        try:
+            if not any_found.collect()[0][0]:
+                return []
+        except Exception as error:
+            raise _stopped(error) from None
+        order = f"monotonically_increasing_id(), `{self.first}`"
+        line = (
+            f"row_number() OVER (PARTITION BY input_file_name() ORDER BY {order}) "
+            f"+ {self.header_lines}"
+        )
         found = self._sql(
-            f"SELECT `_row`, `{CORRUPT}`, `{self.first}` FROM {source} "
-            f"WHERE `{CORRUPT}` IS NOT NULL "
-            "ORDER BY CAST(`_row` AS BIGINT)"
+            f"SELECT `file`, `line`, `{CORRUPT}` FROM (SELECT `{CORRUPT}`, `{self.first}`, "
+            f"input_file_name() AS `file`, {line} AS `line` FROM {self.view}) "
+            f"WHERE `{CORRUPT}` IS NOT NULL ORDER BY `file`, `line`"
         )
         try:
             rows = found.collect()
         except Exception as error:
             raise _stopped(error) from None
         problems: list[Problem] = []
-        for number, text, _ in rows:
-            problems.append(Problem(int(number), self._unreadable(str(text))))
+        for file, number, text in rows:
+            message = self._unreadable(str(text))
+            if self.path.is_dir() or not self.local:  # which part file
+                message = f"{PurePosixPath(str(file)).name}: {message}"
+            problems.append(Problem(int(number), message))
         return problems
 
     def _unreadable(self, text: str) -> str:

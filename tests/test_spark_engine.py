@@ -250,7 +250,18 @@ def test_unreadable_rows_are_reported(remote: str, tmp_path: Path) -> None:
     spark = run(*args, "--engine", "spark", "--spark-remote", remote)
     assert spark.returncode == 1, spark.stderr
     assert spark.stdout.splitlines() == ["id,value", "1,4", "3,10"]
-    assert "1 unreadable" in spark.stderr and "not a JSON object" in spark.stderr
+    assert "1 unreadable" in spark.stderr and "line 2: not a JSON object" in spark.stderr
+
+    # In a folder, the line is the part file's, and the part file is named.
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "part-00000.csv").write_text("id,a\n1,2\n", encoding="utf-8")
+    (folder / "part-00001.csv").write_text("id,a\n3,5\n4,6,7\n", encoding="utf-8")
+    args = ["eval", "--expr", "a * 2", "--records", str(folder), "--format", "csv"]
+    spark = run(*args, "--engine", "spark", "--spark-remote", remote)
+    assert spark.returncode == 1, spark.stderr
+    assert sorted(spark.stdout.splitlines()) == ["1,4", "3,10", "id,value"]
+    assert "line 3: part-00001.csv: 3 columns where the header has 2" in spark.stderr
 
 
 def test_a_refused_connection_is_a_clear_error() -> None:
