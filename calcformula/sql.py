@@ -246,16 +246,25 @@ class SqlBuilder:
         if self.name == "postgres":
             return exp.Cast(this=exp.Anonymous(this="TRIM_SCALE", expressions=[value]), to="TEXT")
         if self.spark:
-            # Spark's CAST to STRING writes `0E-10` when ANSI mode is off, so the number is
-            # formatted instead; TO_CHAR drops the 0 of `-0.5` (`-.5`), which comes back here.
+            # With ANSI mode off, Spark's CAST to STRING writes numbers below 10^-6 in
+            # scientific notation (`0E-10`, `1.0E-7`), so those are formatted with TO_CHAR
+            # (several times slower), which drops the 0 of `-0.5` (`-.5`): it comes back here.
             pattern = "MI" + "9" * 27 + "0." + "0" * 10
             formatted = exp.Anonymous(
                 this="TO_CHAR", expressions=[self.number(value), _string(pattern)]
             )
-            text: exp.Expr = exp.RegexpReplace(
+            small = exp.RegexpReplace(
                 this=exp.Trim(this=formatted),
                 expression=_string("^(-?)[.]"),
                 replacement=_string("$10."),
+            )
+            plain = exp.GTE(
+                this=exp.Abs(this=self.number(value.copy())),
+                expression=exp.Literal.number("0.000001"),
+            )
+            text: exp.Expr = _case(
+                (plain, exp.Cast(this=self.number(value.copy()), to=exp.DataType.build("STRING"))),
+                default=small,
             )
         else:
             text = exp.Cast(this=self.number(value), to=exp.DataType.build("VARCHAR"))

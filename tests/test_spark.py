@@ -73,7 +73,11 @@ def test_spark_agrees_with_the_evaluator(
 
 def test_the_session_time_zone_does_not_change_answers(session: Any) -> None:
     formula = "d0 + 0"
-    rows = [{"d0": "2024-01-02"}, {"d0": "2024-01-02 08:30"}, {"d0": "2024-01-02T08:30:00+02:00"}]
+    rows: list[dict[str, object]] = [
+        {"d0": "2024-01-02"},
+        {"d0": "2024-01-02 08:30"},
+        {"d0": "2024-01-02T08:30:00+02:00"},
+    ]
     checked = check(formula, schema=DIFF_SCHEMA)
     evaluator = CompiledFormula(checked, DIFF_SCHEMA, EvalContext(now_ms=NOW))
     expected = [evaluator.evaluate(r).value for r in rows]
@@ -82,8 +86,9 @@ def test_the_session_time_zone_does_not_change_answers(session: Any) -> None:
         try:
             from tests.test_sql import run_sql
 
-            got = run_sql(SparkConnection(session), compile_sql(checked, "spark").sql(), rows,
-                          ["d0"], "spark")
+            got = run_sql(
+                SparkConnection(session), compile_sql(checked, "spark").sql(), rows, ["d0"], "spark"
+            )
         finally:
             session.conf.set("spark.sql.session.timeZone", "UTC")
         assert got == expected, zone
@@ -94,19 +99,38 @@ def test_decimals_keep_ten_places_where_spark_would_cut_them(spark: SparkConnect
     # DECIMAL(38, 6): the compiler narrows operands so the 10 decimals survive.
     from tests.test_sql import run_sql
 
-    cases = {
-        "a + b": {"a": "0.0000000001", "b": "0"},
-        "a * b": {"a": "0.12345", "b": "1.2345"},
-        "a / b": {"a": "1", "b": "3"},
-        "number_to_string(a - b)": {"a": "0", "b": "0.0000000004"},
-        "number_to_string(a * 0)": {"a": "5"},
-    }
-    for formula, record in cases.items():
+    cases: list[tuple[str, dict[str, object]]] = [
+        ("a + b", {"a": "0.0000000001", "b": "0"}),
+        ("a * b", {"a": "0.12345", "b": "1.2345"}),
+        ("a / b", {"a": "1", "b": "3"}),
+        ("number_to_string(a - b)", {"a": "0", "b": "0.0000000004"}),
+        ("number_to_string(a * 0)", {"a": "5"}),
+    ]
+    # number_to_string casts from 10^-6 up and formats below: both sides of the boundary.
+    for text in ("0.000001", "-0.000001", "0.0000009", "-0.5", "1000000", "12345678901234.25"):
+        cases.append(("number_to_string(a)", {"a": text}))
+    for formula, record in cases:
         checked = check(formula)
-        [value] = run_sql(spark, compile_sql(checked, "spark").sql(), [record], sorted(record),
-                          "spark")
+        [value] = run_sql(
+            spark, compile_sql(checked, "spark").sql(), [record], sorted(record), "spark"
+        )
         expected = CompiledFormula(checked, None, EvalContext()).evaluate(record).value
         assert same(value, expected, EXACT["spark"]), (formula, value, expected)
+
+
+def test_set_contains_string_on_spark(spark: SparkConnection) -> None:
+    from tests.test_sql import run_sql
+
+    checked = check("set_contains_string(string(s0), string(s1))", schema=DIFF_SCHEMA)
+    evaluator = CompiledFormula(checked, DIFF_SCHEMA, EvalContext(now_ms=NOW))
+    rows: list[dict[str, object]] = [
+        {"s0": values, "s1": value}
+        for values in ("a;b", " b ;c", "a;", ";", "", None, "a.b;c", "x|y")
+        for value in ("a", "b", "", "a.b", "x", None)
+    ]
+    got = run_sql(spark, compile_sql(checked, "spark").sql(), rows, ["s0", "s1"], "spark")
+    for record, value in zip(rows, got, strict=True):
+        assert value == evaluator.evaluate(record).value, record
 
 
 # --- typed columns (Parquet files hold them) ----------------------------------------------
@@ -115,8 +139,8 @@ def test_decimals_keep_ten_places_where_spark_would_cut_them(spark: SparkConnect
 def test_typed_columns_agree_with_the_evaluator(session: Any) -> None:
     from pyspark.sql import types as T
 
-    from calcformula.sql import Column, ColumnType
     from calcformula.spark import column
+    from calcformula.sql import Column, ColumnType
 
     schema = Schema.from_json(
         [
@@ -129,7 +153,13 @@ def test_typed_columns_agree_with_the_evaluator(session: Any) -> None:
     )
     moment = dt.datetime(2024, 3, 1, 12, 30, tzinfo=dt.UTC)
     data = [
-        (moment, moment - dt.timedelta(days=3, hours=2), dt.date(2024, 2, 29), Decimal("10.5"), True),
+        (
+            moment,
+            moment - dt.timedelta(days=3, hours=2),
+            dt.date(2024, 2, 29),
+            Decimal("10.5"),
+            True,
+        ),
         (None, moment, dt.date(1969, 12, 31), Decimal("-0.25"), False),
         (moment, None, None, None, None),
     ]
@@ -160,8 +190,7 @@ def test_typed_columns_agree_with_the_evaluator(session: Any) -> None:
         "else amount * 2"
     )
     got = [
-        row[0]
-        for row in frame.select(column(formula, schema=schema, columns=columns)).collect()
+        row[0] for row in frame.select(column(formula, schema=schema, columns=columns)).collect()
     ]
     evaluator = CompiledFormula(check(formula, schema=schema), schema, EvalContext())
     for values, value in zip(data, got, strict=True):
@@ -220,6 +249,7 @@ def test_duckdb_expression_api() -> None:
     from calcformula.duckdb import expression
 
     relation = duckdb.sql("SELECT * FROM (VALUES ('4', 'closedwon'), ('', 'x')) t(a, dealstage)")
+    assert relation is not None
     portal = PortalContext.load(CONFORMANCE / "portal.json")
     got = relation.select(
         expression("coalesce(a, 1) * 2").alias("twice"),
