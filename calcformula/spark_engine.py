@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import os
 import socket
+import sys
+import tempfile
 import time
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 from sqlglot import exp
@@ -454,16 +457,41 @@ def _start(remote: str | None, master: str) -> Any:
         raise EngineError(f"--spark-remote {remote}: give a Spark Connect address, sc://HOST:PORT")
     if remote is not None:
         _reachable(remote)
+    with tempfile.TemporaryFile() as log:
+        try:
+            with warnings.catch_warnings():
+                # Spark Connect's client warns about the pandas version on import.
+                warnings.simplefilter("ignore", FutureWarning)
+                if remote is not None:
+                    return local_session(master=master, remote=remote)
+                with _jvm_output(log):
+                    return local_session(master=master)
+        except ImportError as error:  # Spark Connect's own packages (grpcio, pandas, pyarrow)
+            raise EngineError(f"the Spark engine: {error}; {INSTALL_HINT}") from None
+        except Exception as error:
+            where = f"Spark Connect at {remote}" if remote else "a local Spark session"
+            log.seek(0)
+            said = [line for line in log.read().decode(errors="replace").splitlines() if line]
+            detail = f" ({said[-1].strip()})" if said else ""
+            raise EngineError(
+                f"cannot start {where}: {_first_line(error)}{detail}; Spark needs Java 17 or newer"
+            ) from None
+
+
+@contextlib.contextmanager
+def _jvm_output(log: IO[bytes]) -> Iterator[None]:
+    """The local JVM's own start-up chatter (log4j defaults, host name warnings) goes to `log`,
+    not the terminal: the JVM keeps the standard error it was started with, so this lasts for
+    the session. Spark's errors still reach us as exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(log.fileno(), 2)
     try:
-        with warnings.catch_warnings():
-            # Spark Connect's client warns about the pandas version on import: not our users'.
-            warnings.simplefilter("ignore", FutureWarning)
-            return local_session(master=master, remote=remote)
-    except ImportError as error:  # Spark Connect's own packages (grpcio, pandas, pyarrow)
-        raise EngineError(f"the Spark engine: {error}; {INSTALL_HINT}") from None
-    except Exception as error:
-        where = f"Spark Connect at {remote}" if remote else "a local Spark session"
-        raise EngineError(f"cannot start {where}: {_first_line(error)}") from None
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _reachable(remote: str) -> None:

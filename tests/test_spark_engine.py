@@ -288,3 +288,11 @@ def test_without_pyspark_the_option_says_what_to_install(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
     auto = run(*deals("--records", DEALS, "--format", "csv"), env=env)
     assert auto.returncode == 0 and "Spark" not in auto.stderr
+
+
+def test_without_java_the_error_says_so() -> None:
+    env = {**os.environ, "JAVA_HOME": "/nonexistent"}
+    result = run(*deals("--records", DEALS, "--engine", "spark"), env=env)
+    assert result.returncode == 2, result.stderr
+    assert "cannot start a local Spark session" in result.stderr
+    assert "Java 17" in result.stderr and "Traceback" not in result.stderr
