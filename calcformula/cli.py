@@ -332,6 +332,8 @@ def eval_command(
         )
     except UsageError as error:
         _fail(str(error))
+    if spark_remote is not None and engine != "spark":
+        _fail("--spark-remote is for --engine spark")
     if engine == "spark":  # the coordinator folds this into the eval module's engine choice
         _eval_with_spark(
             targets, records_path, schema, now, portal, spark_remote, output, output_path

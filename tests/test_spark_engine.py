@@ -274,6 +274,8 @@ def test_a_refused_connection_is_a_clear_error() -> None:
     assert f"127.0.0.1:{port}" in result.stderr
     wrong = run(*deals("--records", DEALS, "--engine", "spark", "--spark-remote", "localhost:1"))
     assert wrong.returncode == 2 and "sc://HOST:PORT" in wrong.stderr
+    other = run(*deals("--records", DEALS, "--engine", "python", "--spark-remote", "sc://h:1"))
+    assert other.returncode == 2 and "--engine spark" in other.stderr
 
 
 def test_without_pyspark_the_option_says_what_to_install(tmp_path: Path) -> None:
