@@ -59,7 +59,7 @@ from calcformula.schema import Schema
 from calcformula.tables import write_table
 from calcformula.values import format_number, json_value
 
-ENGINES = ("auto", "python", "duckdb")
+ENGINES = ("auto", "python", "duckdb", "spark")
 FORMATS = ("table", "csv", "json", "ndjson")
 # Properties whose values are pipeline stages: exports hold the stage's label, the API its id.
 STAGE_PROPERTIES = ("dealstage", "hs_pipeline_stage")
@@ -179,10 +179,11 @@ class Summary:
         }
 
     def line(self) -> str:
-        if self.engine == "sql":  # SQL gives values only: it cannot count unreadable ones
+        if self.engine in ("sql", "spark"):  # SQL gives values only, no count of unreadable
+            name = "DuckDB" if self.engine == "sql" else "Spark"
             return (
                 f"{self.records} record(s): {self.blank} blank, {self.skipped} skipped "
-                f"({self.seconds:.2f} s, DuckDB engine: unreadable values are blank, not counted)"
+                f"({self.seconds:.2f} s, {name} engine: unreadable values are blank, not counted)"
             )
         return (
             f"{self.records} record(s): {self.blank} blank, {self.not_evaluable} not evaluable, "
@@ -552,6 +553,13 @@ def choose_engine(requested: str, formulas: list[Formula], source: Source, outpu
         raise BatchError(f"unknown engine {requested!r}; choose one of {', '.join(ENGINES)}")
     if output not in FORMATS:
         raise BatchError(f"unknown format {output!r}; choose one of {', '.join(FORMATS)}")
+    if requested == "spark":
+        # Only when asked for: Spark computes in SQL, with the limits docs/scale.md states.
+        if source.path is None:
+            raise BatchError(
+                "--engine spark evaluates records: give --records (a file or a folder)"
+            )
+        return Choice("spark")
     if requested != "duckdb":
         if requested == "python" and source.kind == "parquet":
             raise BatchError(
@@ -746,6 +754,7 @@ def run(
     on_notice: Notify = _ignore,
     on_progress: Callable[[Progress], None] | None = None,
     only: Collection[str] | None = None,
+    spark_remote: str | None = None,
 ) -> Summary:
     """Evaluate `formulas` over `source` and write the results to `stream` (or the file
     `destination`). Raises `BatchError` when the job cannot run."""
@@ -755,7 +764,12 @@ def run(
     choice = choose_engine(engine, formulas, source, output)
     for notice in choice.notices:
         on_notice(notice)
-    if choice.engine == "sql":
+    if choice.engine == "spark":
+        summary = _run_spark(
+            formulas, source, output, stream, destination, schema, portal, now_ms, spark_remote,
+            on_notice,
+        )  # fmt: skip
+    elif choice.engine == "sql":
         summary = _run_sql(formulas, source, stream, destination, schema, portal, now_ms, on_notice)
     else:
         summary = Summary()
@@ -862,11 +876,82 @@ def _run_sql(
     return summary
 
 
-class SqlRefused(BatchError):
-    """The DuckDB engine cannot translate these formulas (CF701); `diagnostics` say where."""
+def _run_spark(
+    formulas: list[Formula],
+    source: Source,
+    output: str,
+    stream: IO[str] | None,
+    destination: str | None,
+    schema: Schema | None,
+    portal: PortalContext | None,
+    now_ms: int | None,
+    remote: str | None,
+    on_notice: Notify,
+) -> Summary:
+    """`--engine spark`: Spark reads the file (or folder of part files) and computes the
+    formulas' SQL. With a destination and CSV (or NDJSON of one formula) Spark writes a folder
+    of part files itself; otherwise the rows come back in order, in every format."""
+    from calcformula import spark_engine
 
-    def __init__(self, diagnostics: dict[str, tuple[Diagnostic, ...]]) -> None:
-        super().__init__("the DuckDB engine cannot evaluate these formulas; use --engine python")
+    assert source.path is not None
+    if not spark_engine.available():
+        raise BatchError(f"--engine spark: {spark_engine.INSTALL_HINT}")
+    summary = Summary(engine="spark")
+    checked = [(f.name, f.compiled.checked) for f in formulas]
+    moment = now_ms if now_ms is not None else EvalContext().now_ms
+    try:
+        job = spark_engine.SparkEngine(
+            checked, str(source.path), schema, moment, remote=remote, portal=portal
+        )
+    except spark_engine.EngineError as error:
+        raise BatchError(str(error)) from None
+    try:
+        if not job.ok:
+            raise SqlRefused(
+                {
+                    name: tuple(d for d in sql.diagnostics if d.is_error)
+                    for name, sql in job.formulas
+                },
+                "Spark",
+            )
+        if destination is not None and (
+            output == "csv" or (output == "ndjson" and len(formulas) == 1)
+        ):
+            found = job.write(output, destination)
+            summary.records, summary.blank = found.records, found.blank
+            problems = found.problems
+        else:
+            problems = []
+
+            def results() -> Iterator[tuple[str, list[Result]]]:
+                for record_id, values in job.rows():
+                    summary.records += 1
+                    summary.blank += sum(1 for value in values if value is None)
+                    yield record_id, [(value, True, ()) for value in values]
+                problems.extend(job.problems())
+
+            _to(
+                destination,
+                stream,
+                lambda t: write_results(formulas, results(), output, t, summary),
+            )
+        for problem in problems:
+            on_notice(Notice(Severity.WARNING, f"{problem.message}; record skipped", problem.line))
+        summary.skipped = len(problems)
+    except spark_engine.EngineError as error:
+        raise BatchError(str(error)) from None
+    finally:
+        job.close()
+    return summary
+
+
+class SqlRefused(BatchError):
+    """An SQL engine cannot translate these formulas (CF701); `diagnostics` say where."""
+
+    def __init__(
+        self, diagnostics: dict[str, tuple[Diagnostic, ...]], engine: str = "DuckDB"
+    ) -> None:
+        super().__init__(f"the {engine} engine cannot evaluate these formulas; use --engine python")
         self.diagnostics = diagnostics
 
 

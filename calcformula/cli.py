@@ -423,7 +423,7 @@ def _compile_or_report(
     "--records",
     "records_path",
     help="Records: HubSpot API JSON, NDJSON, CSV (internal names or labels) or Parquet; "
-    "- reads standard input.",
+    "- reads standard input; with --engine spark, also a folder of part files.",
 )
 @click.option("--schema", "schema_path", help="HubSpot property JSON (file or folder).")
 @click.option("--object", "object_name", help="The object of the records.")
@@ -460,8 +460,14 @@ def _compile_or_report(
     default="auto",
     show_default=True,
     help="python: the evaluator, record by record, with per-record diagnostics. duckdb: "
-    "with --format csv, the compiled SQL on DuckDB (fast; says what can differ). auto: the "
-    "evaluator, DuckDB reading Parquet; every engine prints the same results.",
+    "with --format csv, the compiled SQL on DuckDB (fast; says what can differ). spark: the "
+    "compiled SQL on Spark (a file or a folder of part files; --output writes a folder). auto: "
+    "the evaluator, DuckDB reading Parquet; every engine prints the same results.",
+)
+@click.option(
+    "--spark-remote",
+    metavar="sc://HOST:PORT",
+    help="With --engine spark: a Spark Connect server instead of a local Spark session.",
 )
 @click.option(
     "--trace",
@@ -487,13 +493,16 @@ def eval_command(
     output: str,
     output_path: str | None,
     engine: str,
+    spark_remote: str | None = None,
     show_trace: bool = False,
     record_ids: tuple[str, ...] = (),
 ) -> None:
     """Evaluate a formula (.calc file, manifest, - for standard input, or --expr) against
     records."""
+    if spark_remote is not None and engine != "spark":
+        _fail("--spark-remote is for --engine spark")
     if show_trace or record_ids:
-        if engine == "duckdb":
+        if engine in ("duckdb", "spark"):
             _fail("--trace and --id evaluate record by record: use --engine python")
         if show_trace and output == "csv":
             _fail("--trace prints a tree: use --format table, json or ndjson")
@@ -507,7 +516,7 @@ def eval_command(
     now = _parse_now(now_text)
     portal = _load_portal(portal_path) if portal_path else None
     try:
-        source = _records_source(records_path, record_json)
+        source = _records_source(records_path, record_json, folders=engine == "spark")
         targets, schema, portal = _eval_targets(
             path, expression, schema_path, object_name, property_names, declared_type, now, portal
         )
@@ -530,6 +539,7 @@ def eval_command(
             on_notice=lambda notice: _notice(notice, show),
             on_progress=show,
             only=set(record_ids) or None,
+            spark_remote=spark_remote,
         )
     except SqlRefused as refused:
         for target in targets:
@@ -608,10 +618,18 @@ def _only_ids(
             yield row
 
 
-def _records_source(records_path: str | None, record_json: str | None) -> Source:
+def _records_source(
+    records_path: str | None, record_json: str | None, folders: bool = False
+) -> Source:
     if records_path == "-":
         return Source.from_stream(sys.stdin.buffer)
     if records_path is not None:
+        if Path(records_path).is_dir():
+            if not folders:
+                raise UsageError(
+                    f"{records_path}: a folder of part files is read by --engine spark"
+                )
+            return Source.from_path(records_path)
         if not Path(records_path).is_file():
             raise UsageError(f"{records_path}: no such file")
         return Source.from_path(records_path)

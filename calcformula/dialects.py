@@ -28,7 +28,7 @@ DIALECTS: dict[str, Dialect] = {
         Dialect("postgres", "NUMERIC", None, None, True),
         Dialect("snowflake", "NUMBER(38, 10)", 10, 28, False),
         Dialect("bigquery", "BIGNUMERIC", 38, 38, False),
-        Dialect("spark", "DECIMAL(38, 10)", 10, 28, False),
+        Dialect("spark", "DECIMAL(38, 10)", 10, 28, True),  # databricks: the same SQL
         Dialect("databricks", "DECIMAL(38, 10)", 10, 28, False),
         Dialect("trino", "DECIMAL(38, 10)", 10, 28, False),
         Dialect("redshift", "DECIMAL(38, 10)", 10, 28, False),

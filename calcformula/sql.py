@@ -11,8 +11,10 @@ What the SQL keeps from the evaluator (decisions E1-E5):
   a simple `CASE c WHEN TRUE ... WHEN FALSE ...` gives without evaluating `c` twice.
 - Numbers are exact decimals in the dialect's decimal type; `x / 0` is NULL (E5).
 
-What cannot be said in SQL with the same meaning (portal data, regular expressions, functions
-of unknown meaning, `timestamp(x)`) is a CF7xx diagnostic, never SQL with another meaning.
+What cannot be said in SQL with the same meaning (regular expressions, functions of unknown
+meaning, `timestamp(x)`, portal data when no portal context is given) is a CF7xx diagnostic,
+never SQL with another meaning. With a portal context, pipeline stages and currencies are
+written into the SQL as constants (a `CASE` over stage ids, lists of currency codes).
 Function translations live beside their implementations in the registry (`Function.sql`);
 this module supplies the building blocks they use (`SqlCall`).
 """
@@ -31,6 +33,7 @@ from calcformula import codes
 from calcformula.checker import CheckResult
 from calcformula.diagnostics import Diagnostic
 from calcformula.dialects import DIALECTS, Dialect
+from calcformula.evaluator.context import PortalContext
 from calcformula.evaluator.runtime import EULER
 from calcformula.functions import Type, lookup
 from calcformula.nodes import (
@@ -128,9 +131,12 @@ def _paren(value: exp.Expr) -> exp.Expr:
 class SqlBuilder:
     """The dialect-aware pieces every translation is made of."""
 
-    def __init__(self, dialect: Dialect, now_ms: int | None) -> None:
+    def __init__(
+        self, dialect: Dialect, now_ms: int | None, portal: PortalContext | None = None
+    ) -> None:
         self.dialect = dialect
         self.now_ms = now_ms
+        self.portal = portal  # pipelines and currencies, written into the SQL as constants
         self.number_type = exp.DataType.build(dialect.number_type, dialect=dialect.name)
 
     @property
@@ -172,9 +178,37 @@ class SqlBuilder:
     def power_of_ten(self, places: int) -> exp.Expr:
         return exp.Literal.number(format_number(Decimal(1).scaleb(places)))
 
+    @property
+    def spark(self) -> bool:
+        """Spark (and Databricks) size a decimal result from its operands' types and, past 38
+        digits, cut its scale to 6 or fewer: operands get types narrow enough to keep the 10
+        decimals (docs/scale.md, "Spark and Databricks")."""
+        return self.name in ("spark", "databricks")
+
+    def _narrow(self, value: exp.Expr, digits: int) -> exp.Expr:
+        """The value as DECIMAL(digits + 10, 10), NULL when it has more integer digits."""
+        kind = exp.DataType.build(f"DECIMAL({digits + 10}, 10)", dialect="spark")
+        return exp.TryCast(this=value.copy(), to=kind, safe=True)  # safe: TRY_CAST in Spark
+
+    def add(self, a: exp.Expr, b: exp.Expr, subtract: bool = False) -> exp.Expr:
+        operator = exp.Sub if subtract else exp.Add
+        if self.spark:
+            # DECIMAL(37, 10) +- DECIMAL(37, 10) is DECIMAL(38, 10): no scale is lost.
+            narrow = exp.DataType.build("DECIMAL(37, 10)", dialect="spark")
+            a, b = exp.Cast(this=a, to=narrow), exp.Cast(this=b, to=narrow.copy())
+            return self.number(operator(this=a, expression=b))
+        return operator(this=_paren(a), expression=_paren(b))
+
     def multiply(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         if self.integer_lane:
             a, b = self.number(a), self.number(b)
+        if self.spark:
+            # Below 10^14 and 10^13 the product keeps its 10 decimals (DECIMAL(38, 10));
+            # larger operands fall back to Spark's DECIMAL(38, 6).
+            exact = exp.Mul(this=self._narrow(a, 14), expression=self._narrow(b, 13))
+            wide = exp.Mul(this=self.number(a), expression=self.number(b))
+            # Each lane cast on its own: COALESCE of two decimal types would cut the scale.
+            return exp.Coalesce(this=self.number(exact), expressions=[self.number(wide)])
         return self.number(exp.Mul(this=_paren(a), expression=_paren(b)))
 
     def divide(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
@@ -187,6 +221,14 @@ class SqlBuilder:
                 this=a, to=exp.DataType.build("NUMERIC(1000, 40)", dialect="postgres")
             )
             return exp.Div(this=dividend, expression=divisor, typed=True)
+        if self.spark:
+            # DECIMAL(24, 10) / DECIMAL(23, 10) keeps 14 decimals; larger operands fall back
+            # to Spark's DECIMAL(38, 6) quotient.
+            exact = exp.Div(
+                this=self._narrow(a, 14), expression=self._narrow(divisor, 13), typed=True
+            )
+            wide = exp.Div(this=self.number(a), expression=self.number(divisor), typed=True)
+            return exp.Coalesce(this=self.number(exact), expressions=[self.number(wide)])
         return self.number(exp.Div(this=_paren(a), expression=divisor, typed=True))
 
     def whole(self, value: exp.Expr) -> exp.Expr:
@@ -208,12 +250,34 @@ class SqlBuilder:
         """`number_to_string`: plain notation, no trailing zeros (decision E6)."""
         if self.name == "postgres":
             return exp.Cast(this=exp.Anonymous(this="TRIM_SCALE", expressions=[value]), to="TEXT")
-        text = exp.Cast(this=self.number(value), to=exp.DataType.build("VARCHAR"))
+        if self.spark:
+            # With ANSI mode off, Spark's CAST to STRING writes numbers below 10^-6 in
+            # scientific notation (`0E-10`, `1.0E-7`), so those are formatted with TO_CHAR
+            # (several times slower), which drops the 0 of `-0.5` (`-.5`): it comes back here.
+            pattern = "MI" + "9" * 27 + "0." + "0" * 10
+            formatted = exp.Anonymous(
+                this="TO_CHAR", expressions=[self.number(value), _string(pattern)]
+            )
+            small = exp.RegexpReplace(
+                this=exp.Trim(this=formatted),
+                expression=_string("^(-?)[.]"),
+                replacement=_string("$10."),
+            )
+            plain = exp.GTE(
+                this=exp.Abs(this=self.number(value.copy())),
+                expression=exp.Literal.number("0.000001"),
+            )
+            text: exp.Expr = _case(
+                (plain, exp.Cast(this=self.number(value.copy()), to=exp.DataType.build("STRING"))),
+                default=small,
+            )
+        else:
+            text = exp.Cast(this=self.number(value), to=exp.DataType.build("VARCHAR"))
         trimmed = exp.RegexpReplace(
             this=text, expression=_string("[.]?0+$"), replacement=_string("")
         )
-        if self.dialect.scale is not None and self.name == "duckdb":
-            return trimmed  # DuckDB always prints the scale's 10 decimals: there is a point
+        if self.dialect.scale is not None and (self.name == "duckdb" or self.spark):
+            return trimmed  # always printed with the scale's 10 decimals: there is a point
         return _case(
             (exp.Like(this=text.copy(), expression=_string("%.%")), trimmed), default=text.copy()
         )
@@ -285,6 +349,8 @@ class SqlBuilder:
     def _epoch_of_text(self, text: exp.Expr) -> exp.Expr:
         """Epoch milliseconds of a checked ISO 8601 text; no zone means UTC."""
         zoned = self.matches(text.copy(), ".*(Z|[+-][0-9]{2}:[0-9]{2})")
+        if self.spark:
+            return self.number(self._spark_epoch_of_text(text, zoned))
         if self.name == "duckdb":
 
             def epoch(kind: str) -> exp.Expr:
@@ -303,8 +369,43 @@ class SqlBuilder:
 
         return self.number(_case((zoned, epoch("TIMESTAMPTZ")), default=epoch("TIMESTAMP")))
 
+    def _spark_epoch_of_text(self, text: exp.Expr, zoned: exp.Expr) -> exp.Expr:
+        """Spark reads a text without a zone in the session's time zone, and no time without
+        seconds: the text is completed to `YYYY-MM-DDTHH:MM:SS[.f](zone|Z)` first, so the
+        answer never depends on the session."""
+        day_only = exp.EQ(this=exp.Length(this=text.copy()), expression=_int(10))
+        has_seconds = exp.EQ(
+            this=exp.Substring(this=text.copy(), start=_int(17), length=_int(1)),
+            expression=_string(":"),
+        )
+        with_seconds = _case(
+            (has_seconds, text.copy()),
+            default=exp.Concat(
+                expressions=[
+                    exp.Substring(this=text.copy(), start=_int(1), length=_int(16)),
+                    _string(":00"),
+                    exp.Substring(this=text.copy(), start=_int(17)),
+                ]
+            ),
+        )
+        complete = _case(
+            (day_only, exp.Concat(expressions=[text.copy(), _string("T00:00:00Z")])),
+            (zoned, with_seconds),
+            default=exp.Concat(expressions=[with_seconds.copy(), _string("Z")]),
+        )
+        moment = exp.TryCast(this=complete, to=exp.DataType.build("TIMESTAMP"), safe=True)
+        return exp.Anonymous(this="UNIX_MILLIS", expressions=[moment])
+
     def epoch_of(self, column: exp.Expr, kind: ColumnType) -> exp.Expr:
         """Epoch milliseconds of a typed timestamp or date column."""
+        if self.spark:
+            if kind is ColumnType.DATE:  # a day is UTC midnight, whatever the session's zone
+                days = exp.Cast(
+                    this=exp.Anonymous(this="UNIX_DATE", expressions=[column]),
+                    to=exp.DataType.build("BIGINT"),
+                )  # an INT of days times 86,400,000 overflows INT
+                return self.number(exp.Mul(this=days, expression=_int(86_400_000)))
+            return self.number(exp.Anonymous(this="UNIX_MILLIS", expressions=[column]))
         if self.name == "duckdb":
             value = (
                 column
@@ -469,10 +570,8 @@ class _Compiler:
             return comparisons[op](this=_paren(a), expression=_paren(b))
         if op is BinaryOp.ADD and self.checked.type_of(node) is Type.STRING:
             return exp.DPipe(this=_paren(a), expression=_paren(b), safe=True)
-        if op is BinaryOp.ADD:
-            return exp.Add(this=_paren(a), expression=_paren(b))
-        if op is BinaryOp.SUB:
-            return exp.Sub(this=_paren(a), expression=_paren(b))
+        if op in (BinaryOp.ADD, BinaryOp.SUB):
+            return self.b.add(a, b, subtract=op is BinaryOp.SUB)
         if op is BinaryOp.MUL:
             return self.b.multiply(a, b)
         return self.b.divide(a, b)
@@ -652,10 +751,12 @@ def compile_sql(
     dialect: str = "duckdb",
     columns: Mapping[str, Column] | None = None,
     now_ms: int | None = None,
+    portal: PortalContext | None = None,
 ) -> SqlFormula:
     """The formula as one SQL expression of `dialect`, reading properties from `columns`
     (default: a text column named after each property). `now_ms` fixes NOW (default: the
-    engine's clock)."""
+    engine's clock); `portal` supplies pipelines and currencies (default: functions that read
+    them have no SQL)."""
     profile = DIALECTS.get(dialect)
     if profile is None:
         raise ValueError(f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}")
@@ -673,7 +774,7 @@ def compile_sql(
         return SqlFormula(
             checked, profile, None, (*checked.diagnostics, _too_deep(checked, profile.name))
         )
-    builder = SqlBuilder(profile, now_ms)
+    builder = SqlBuilder(profile, now_ms, portal)
     compiler = _Compiler(checked, builder, columns or {}, checked.references)
     try:
         expression = compiler.compile(checked.tree)

@@ -2,18 +2,21 @@
 
 They evaluate from a portal-context file when one is given; otherwise the evaluator reports
 "needs portal data" for the record. Those whose meaning is unknown are never evaluated.
+In SQL, the portal context is written into the query as constants (a `CASE` over stage ids,
+lists of currency codes); without one, the call has no SQL (CF701).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from calcformula.functions.registry import Evidence, Example, Function, Param, Type, Value, define
 from calcformula.values import EvaluationProblem
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext, PortalContext, Stage
+    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 
@@ -58,6 +61,70 @@ def _multicurrency(args: Sequence[Value], context: EvalContext) -> Value:
     return _portal(context, "currencies").multicurrency
 
 
+def _sql_portal(call: SqlCall, what: str) -> PortalContext:
+    portal = call.builder.portal
+    if portal is None:
+        raise call.unsupported(
+            f"it reads portal data ({what}); pass a portal context to write it into the SQL"
+        )
+    return portal
+
+
+def _sql_stage(attribute: str) -> Any:
+    """A `CASE` over the portal context's stage ids; a stage it does not list is blank (the
+    evaluator reports it, CF505)."""
+
+    def translate(call: SqlCall) -> Any:
+        from sqlglot import exp
+
+        from calcformula.values import format_number
+
+        stages = _sql_portal(call, "pipelines").stages.values()
+        b = call.builder
+        pairs: list[Any] = []
+        for stage in sorted(stages, key=lambda s: s.id):
+            value = getattr(stage, attribute)
+            if value is None:
+                continue
+            if attribute == "probability":
+                result = b.number(exp.Literal.number(format_number(value)))
+            else:
+                result = exp.true() if value else exp.false()
+            pairs.append(exp.If(this=call.string(stage.id), true=result))
+        blank = b.number(exp.Null()) if attribute == "probability" else exp.Null()
+        if not pairs:
+            return blank
+        return exp.Case(this=call.args[0], ifs=pairs, default=blank)
+
+    return translate
+
+
+def _sql_home_currency(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    home = _sql_portal(call, "currencies").home_currency
+    return exp.Null() if home is None else call.string(home)
+
+
+def _sql_enabled_currency(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    enabled = sorted({c.upper() for c in _sql_portal(call, "currencies").enabled_currencies})
+    code = exp.Upper(this=call.args[0])
+    if not enabled:
+        return call.case((call.is_null(call.args[0]), exp.Null()), default=exp.false())
+    return exp.In(this=code, expressions=[call.string(c) for c in enabled])
+
+
+def _sql_multicurrency(call: SqlCall) -> Any:
+    from sqlglot import exp
+
+    multicurrency = _sql_portal(call, "currencies").multicurrency
+    if multicurrency is None:
+        return exp.Null()
+    return exp.true() if multicurrency else exp.false()
+
+
 define(
     Function(
         "pipeline_probability",
@@ -75,6 +142,7 @@ define(
             ),
         ),
         implementation=_pipeline_probability,
+        sql=_sql_stage("probability"),
     )
 )
 define(
@@ -92,6 +160,7 @@ define(
             ),
         ),
         implementation=_is_stage_closed,
+        sql=_sql_stage("closed"),
     )
 )
 define(
@@ -105,6 +174,7 @@ define(
         needs_portal="currencies",
         examples=(Example("fetch_portal_home_currency()", "'USD'"),),
         implementation=_home_currency,
+        sql=_sql_home_currency,
         notes="Taking no arguments is inferred.",
     )
 )
@@ -119,6 +189,7 @@ define(
         needs_portal="currencies",
         examples=(Example("is_portal_enabled_currency('EUR')", "true"),),
         implementation=_enabled_currency,
+        sql=_sql_enabled_currency,
         notes="One currency-code argument is inferred.",
     )
 )
@@ -133,6 +204,7 @@ define(
         needs_portal="currencies",
         examples=(Example("is_portal_multicurrency_enabled()", "true"),),
         implementation=_multicurrency,
+        sql=_sql_multicurrency,
         notes="Taking no arguments is inferred.",
     )
 )

@@ -467,6 +467,8 @@ _SET_CONTAINS_SQL = {
     "duckdb": "LIST_CONTAINS(LIST_TRANSFORM(STRING_SPLIT(:s, ';'), x -> TRIM(x, :w)), :v)",
     "postgres": "EXISTS(SELECT 1 FROM UNNEST(STRING_TO_ARRAY(:s, ';')) AS p(x) "
     "WHERE TRIM(BOTH :w FROM x) = :v)",
+    # SPLIT's pattern is a regular expression; `;` means itself. Databricks shares it.
+    "spark": "ARRAY_CONTAINS(TRANSFORM(SPLIT(:s, ';'), x -> TRIM(BOTH :w FROM x)), :v)",
 }
 
 
@@ -474,7 +476,7 @@ def _sql_set_contains(call: SqlCall) -> Any:
     import sqlglot
     from sqlglot import exp
 
-    template = _SET_CONTAINS_SQL.get(call.dialect)
+    template = _SET_CONTAINS_SQL.get("spark" if call.dialect == "databricks" else call.dialect)
     if template is None:
         raise call.unsupported(f"calcformula has no tested list functions for {call.dialect}")
     values, value = call.args
@@ -498,7 +500,7 @@ define(
         examples=(Example("set_contains_string(string(tags), 'b')", "true", (("tags", "a;b;c"),)),),
         implementation=_set_contains,
         sql=_sql_set_contains,
-        sql_note="DuckDB and PostgreSQL only.",
+        sql_note="DuckDB, PostgreSQL and Spark/Databricks only.",
         notes="Multi-select semantics assumed (decision E7).",
     )
 )
