@@ -11,12 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from calcformula.functions.registry import Evidence, Example, Function, Param, Type, Value, define
+from calcformula.functions.registry import (
+    Evidence,
+    Example,
+    Function,
+    Param,
+    SqlCall,
+    Type,
+    Value,
+    define,
+)
 from calcformula.values import EvaluationProblem
 
 if TYPE_CHECKING:
     from calcformula.evaluator.context import EvalContext, PortalContext, Stage
-    from calcformula.sql import SqlCall
 
 N, S, B = Type.NUMBER, Type.STRING, Type.BOOL
 

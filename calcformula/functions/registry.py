@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlglot import exp
 
     from calcformula.dialects import Dialect
-    from calcformula.evaluator.context import EvalContext
+    from calcformula.evaluator.context import EvalContext, PortalContext
 
 # A runtime value: exact number, text, boolean, or None for blank.
 Value = Decimal | str | bool | None
@@ -124,6 +124,11 @@ class SqlBuilderHooks(Protocol):
 
     def number_of_text(self, text: exp.Expr, dates: bool | None) -> exp.Expr:
         """A number read from text as the evaluator reads it."""
+        ...
+
+    @property
+    def portal(self) -> PortalContext | None:
+        """Pipelines and currencies to write into the SQL as constants (None: not given)."""
         ...
 
 
