@@ -437,7 +437,7 @@ class SparkEngine:
         if self.kind == "csv":
             # The Python engine's words: Spark flags a row whose width is not the header's.
             cells = next(csv.reader([text]), [])
-            return f"{len(cells)} columns where the header has {self.width}"
+            return f"{len(cells)} fields where the header has {self.width}"
         excerpt = " ".join(text.split())
         if len(excerpt) > 60:
             excerpt = excerpt[:57] + "..."

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from calcformula import check
-from calcformula.batch import ENGINES, FORMATS, BatchError, Formula, Notice, Source, run
+from calcformula.batch import FORMATS, BatchError, Formula, Notice, Source, run
 from calcformula.diagnostics import Severity
 from calcformula.evaluator import CompiledFormula, EvalContext, PortalContext
 from calcformula.schema import Schema
@@ -29,6 +29,10 @@ from tests.test_cli import run as cli
 from tests.test_sql import DIFF_SCHEMA, NOW, formulas, records
 
 CASES = load_cases("eval")
+# The engines that run in this process. Spark prints the same bytes too, but one JVM per case
+# would take minutes: tests/test_spark.py runs every case on one Spark session and
+# tests/test_spark_engine.py compares the command's output.
+ENGINES = ("auto", "python", "duckdb")
 
 
 # --- one answer whatever the engine ----------------------------------------------------------
