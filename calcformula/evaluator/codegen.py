@@ -41,6 +41,7 @@ from calcformula.nodes import (
     Node,
     Number,
     Property,
+    PropertyKind,
     String,
     Unary,
     UnaryOp,
@@ -67,12 +68,21 @@ class _Generator:
         self.context = context
         self.constants: list[Any] = []
         self.lines: list[str] = []
-        self.indent = 1
+        self.indent = 2
         self.counter = 0
+        # Property reads whose temporary holds the value on every path to the current line:
+        # (name, kind) -> temporary. A later reference reuses a value that is not blank (a
+        # non-blank read never adds a diagnostic, so nothing observable changes); a blank one
+        # is read again, so that each reference still reports its own unreadable value.
+        self.known: dict[tuple[str, PropertyKind], str] = {}
 
     def const(self, value: Any) -> str:
         self.constants.append(value)
-        return f"K[{len(self.constants) - 1}]"
+        return f"k{len(self.constants) - 1}"
+
+    def branch(self) -> dict[tuple[str, PropertyKind], str]:
+        """Entering code that runs on some paths only: what it reads is forgotten after."""
+        return dict(self.known)
 
     def temp(self) -> str:
         self.counter += 1
@@ -96,7 +106,14 @@ class _Generator:
             info = self.schema.get(node.name) if self.schema is not None else None
             reader = self.const(fast_reader(node.name, node.kind, info, node.span))
             target = self.temp()
-            self.emit(f"{target} = {reader}(record, sink)")
+            earlier = self.known.get((node.name, node.kind))
+            if earlier is None:
+                self.emit(f"{target} = {reader}(record, sink)")
+                self.known[(node.name, node.kind)] = target
+            else:
+                self.emit(
+                    f"{target} = {earlier} if {earlier} is not None else {reader}(record, sink)"
+                )
             return target
         if isinstance(node, Unary):
             operand = self.value(node.operand)
@@ -140,6 +157,7 @@ class _Generator:
             self.indent -= 1
             self.emit("else:")
             self.indent += 1
+            saved = self.branch()
             right = self.value(node.right)
             if op is BinaryOp.AND:
                 self.emit(
@@ -151,6 +169,7 @@ class _Generator:
                     f"{target} = True if {right} is True else "
                     f"(False if {left} is False and {right} is False else None)"
                 )
+            self.known = saved
             self.indent -= 1
             return target
         right = self.value(node.right)
@@ -200,18 +219,23 @@ class _Generator:
         target = self.temp()
         unset = self.const(_UNSET)
         self.emit(f"{target} = {unset}")
+        outer = self.known
         for index, branch in enumerate(node.branches):
             if index:
                 self.emit(f"if {target} is {unset}:")
                 self.indent += 1
             condition = self.value(branch.condition)
+            if not index:
+                outer = self.branch()  # the first condition runs on every path
             self.emit(f"if {condition} is None:")
             self.indent += 1
             self.emit(f"{target} = None")
             self.indent -= 1
             self.emit(f"elif {condition} is True:")
             self.indent += 1
+            saved = self.branch()
             self.emit(f"{target} = {self.value(branch.value)}")
+            self.known = saved
             self.indent -= 1
             if index:
                 self.indent -= 1
@@ -222,6 +246,7 @@ class _Generator:
         else:
             self.emit(f"{target} = None")
         self.indent -= 1
+        self.known = outer
         return target
 
 
@@ -239,11 +264,16 @@ def generate(
     SyntaxError or MemoryError for formulas too deep for Python's compiler."""
     generator = _Generator(checked, schema, context)
     result = generator.value(checked.tree)
+    # The constants are locals of an enclosing function, so the formula reads them as closure
+    # cells (faster than indexing a global table at every reference).
+    bind = "".join(f"    k{i} = K[{i}]\n" for i in range(len(generator.constants)))
     source = (
-        "def formula(record, sink):\n" + "\n".join(generator.lines) + (f"\n    return {result}\n")
+        f"def build(K):\n{bind}    def formula(record, sink):\n"
+        + "\n".join(generator.lines)
+        + f"\n        return {result}\n    return formula\n"
     )
-    namespace: dict[str, Any] = {"K": generator.constants, "__builtins__": {}}
+    namespace: dict[str, Any] = {"__builtins__": {}}
     exec(compile(source, "<calcformula>", "exec"), namespace)
-    function: Callable[[Record, Sink], Value] = namespace["formula"]
+    function: Callable[[Record, Sink], Value] = namespace["build"](generator.constants)
     function.__source__ = source  # type: ignore[attr-defined]
     return function
