@@ -177,6 +177,21 @@ class SqlBuilder:
             a, b = self.number(a), self.number(b)
         return self.number(exp.Mul(this=_paren(a), expression=_paren(b)))
 
+    def exact_product(self, value: exp.Expr) -> exp.Expr | None:
+        """The exact product inside `multiply`'s cast to the number type, when the dialect
+        computes it exactly: DuckDB multiplies two DECIMAL(38,10) into a DECIMAL(38,20) (it
+        stops on an overflow, as `multiply` does), so rounding it to fewer than 10 decimals
+        needs no rounding to 10 first. None for any other expression or dialect."""
+        if self.name != "duckdb" or not isinstance(value, exp.Cast) or value.to != self.number_type:
+            return None
+        product = value.this
+        if not isinstance(product, exp.Mul) or not all(
+            isinstance(side, exp.Cast) and side.to == self.number_type
+            for side in (product.this, product.expression)
+        ):
+            return None
+        return product.copy()
+
     def divide(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         """`a / b`, NULL for a zero divisor (decision E5)."""
         divisor = exp.Nullif(this=b, expression=_int(0))
