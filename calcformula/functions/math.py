@@ -59,7 +59,8 @@ def _rounder(mode: str) -> object:
         value = _number(args[0])
         places, quantum = _exponent(args[1])
         try:
-            return value.quantize(quantum, rounding=mode, context=EXACT_CONTEXT)
+            # Positional arguments: keywords cost more than the rounding itself here.
+            return value.quantize(quantum, mode, EXACT_CONTEXT)
         except decimal.InvalidOperation:  # more digits than the context holds
             scaled = value.scaleb(places)
             return scaled.to_integral_value(rounding=mode).scaleb(-places) + Decimal(0)
