@@ -122,6 +122,7 @@ def _any_null(values: Sequence[exp.Expr]) -> exp.Expr:
 
 
 _PLAIN_NUMBER = "[0-9]+([.][0-9]*)?"
+_UP_TO_LAST_DECIMAL = "^-?[0-9]+([.][0-9]*[1-9])?"
 
 
 def _paren(value: exp.Expr) -> exp.Expr:
@@ -231,7 +232,11 @@ class SqlBuilder:
             this=text, expression=_string("[.]?0+$"), replacement=_string("")
         )
         if self.dialect.scale is not None and self.name == "duckdb":
-            return trimmed  # DuckDB always prints the scale's 10 decimals: there is a point
+            # DuckDB always prints the scale's 10 decimals (there is a point): the text up to
+            # the last nonzero decimal, taken by one match rather than a replacement.
+            return exp.Anonymous(
+                this="REGEXP_EXTRACT", expressions=[text.copy(), _string(_UP_TO_LAST_DECIMAL)]
+            )
         return _case(
             (exp.Like(this=text.copy(), expression=_string("%.%")), trimmed), default=text.copy()
         )
