@@ -240,6 +240,9 @@ def test_generated_source_never_contains_formula_text(pieces: list[str], name: s
         "return",
         "and",
         "or",
+        "try",
+        "except",
+        "adjusted",
     }
     assert {w for w in words if not re.fullmatch(r"[tk][0-9]+", w)} <= allowed, words
     assert "'" not in source and '"' not in source
@@ -260,6 +263,19 @@ def test_a_property_read_twice_is_read_once_but_reported_at_each_reference() -> 
     twice = evaluate_tree(checked.tree, {"n0": "x", "n1": "y"}, None, CONTEXT).diagnostics
     starts = [text.index("n0"), text.index("n1 - "), text.rindex("n1")]
     assert [d.span.start for d in twice] == starts
+
+
+def test_a_product_out_of_range_is_blank_with_a_diagnostic_in_both_evaluators() -> None:
+    checked = check("a * b")
+    compiled = CompiledFormula(checked, None, CONTEXT)
+    for record in (
+        {"a": "1e999", "b": "1e999"},
+        {"a": "-1e-999", "b": "1e-999"},
+        {"a": "0", "b": "1e999"},
+    ):
+        reference = evaluate_tree(checked.tree, record, None, CONTEXT)
+        assert compiled.evaluate(record) == reference
+    assert evaluate_tree(checked.tree, {"a": "1e999", "b": "1e999"}, None, CONTEXT).diagnostics
 
 
 def test_codegen_agrees_on_a_deep_formula() -> None:

@@ -11,6 +11,7 @@ compiler, `CompiledFormula` falls back to closures.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from calcformula.diagnostics import Diagnostic
 from calcformula.evaluator.context import EvalContext
 from calcformula.evaluator.runtime import (
     EULER,
+    MAX_EXPONENT,
     NotEvaluable,
     Record,
     add,
@@ -49,6 +51,7 @@ from calcformula.nodes import (
 )
 from calcformula.schema import Schema
 from calcformula.span import Span
+from calcformula.values import EXACT_CONTEXT
 
 Sink = list[Diagnostic]
 _COMPARE = {
@@ -185,12 +188,24 @@ class _Generator:
             self.emit(f"{target} = None if {blank} else {plus}({left}, {right})")
         elif op is BinaryOp.SUB:
             self.emit(f"{target} = None if {blank} else {self.const(subtract)}({left}, {right})")
-        else:
-            helper = self.const(
-                times_reporting(node.span)
-                if op is BinaryOp.MUL
-                else divide_reporting(node.span, node.right.span)
+        elif op is BinaryOp.MUL:
+            # The exact product in one C call; anything out of range (a decimal signal, or an
+            # exponent beyond ±MAX_EXPONENT) is computed again by the reporting helper, which
+            # gives the blank and its diagnostic.
+            helper = self.const(times_reporting(node.span))
+            self.emit(f"if {blank}:")
+            self.emit(f"    {target} = None")
+            self.emit("else:")
+            self.emit("    try:")
+            self.emit(f"        {target} = {self.const(EXACT_CONTEXT.multiply)}({left}, {right})")
+            self.emit("    except " + self.const(decimal.DecimalException) + ":")
+            self.emit(f"        {target} = {helper}({left}, {right}, sink)")
+            self.emit(
+                f"    if {target} and not {-MAX_EXPONENT} <= {target}.adjusted() <= {MAX_EXPONENT}:"
             )
+            self.emit(f"        {target} = {helper}({left}, {right}, sink)")
+        else:
+            helper = self.const(divide_reporting(node.span, node.right.span))
             self.emit(f"{target} = None if {blank} else {helper}({left}, {right}, sink)")
         return target
 
