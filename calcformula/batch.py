@@ -445,6 +445,7 @@ def evaluate(
     wanted = read_names(formulas)
     functions = [formula.compiled.function for formula in formulas]
     stages = _StageMapper(stage_labels(portal), wanted, on_notice)
+    staged = bool(stages.names)
     counter: list[Any] = []
     total = source.size()
     started = time.perf_counter()
@@ -456,6 +457,7 @@ def evaluate(
     sample: set[str] = set()
     unseen = set(plain) if json_source else set()
     single = functions[0] if len(functions) == 1 else None
+    sink: list[Diagnostic] = []
     records = blank = 0
     try:
         for row in _items(source, schema, wanted, on_notice, counter):
@@ -475,7 +477,7 @@ def evaluate(
                     seen |= found
                 if len(sample) < 200:
                     sample.update(properties.keys())
-            if stages.names:
+            if staged:
                 stages(properties)
             record_id = identifier if identifier is not None else str(line or records)
             if only is not None:
@@ -487,19 +489,21 @@ def evaluate(
                 done = counter[0].count if counter else 0
                 on_progress(Progress(records, done, total, time.perf_counter() - started))
             if single is not None:
-                # One formula (the common case): no list of sinks, one tuple per record.
-                sink: list[Diagnostic] = []
+                # One formula (the common case): no list of sinks, one tuple per record, and
+                # one diagnostics list for all the records that report nothing.
                 try:
                     value = single(properties, sink)
                 except NotEvaluable as error:
                     counts.not_evaluable += 1
                     yield record_id, [(None, False, not_evaluable(error, sink, None).diagnostics)]
+                    sink = []
                     continue
                 if value is None:
                     blank += 1
                 if sink:
                     counts.unreadable_values += sum(1 for d in sink if d.code == "CF506")
                     yield record_id, [(value, True, tuple(sink))]
+                    sink = []
                 else:
                     yield record_id, [(value, True, ())]
                 continue
@@ -725,7 +729,13 @@ def _write_one_csv(
         if value is None or not known:
             cell = ""
         elif value.__class__ is Decimal:
-            cell = format_number(value)
+            # format_number's common case inline: a nonzero finite number whose str() is
+            # plain, with trailing zeros to drop.
+            cell = str(value)
+            if "E" in cell or not value.is_finite() or not value:
+                cell = format_number(value)
+            elif cell[-1] == "0" and "." in cell:
+                cell = cell.rstrip("0").rstrip(".")
         elif value is True or value is False:
             cell = "true" if value else "false"
         else:

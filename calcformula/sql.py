@@ -124,6 +124,10 @@ def _any_null(values: Sequence[exp.Expr]) -> exp.Expr:
     return condition
 
 
+_PLAIN_NUMBER = "[0-9]+([.][0-9]*)?"
+_UP_TO_LAST_DECIMAL = "^-?[0-9]+([.][0-9]*[1-9])?"
+
+
 def _paren(value: exp.Expr) -> exp.Expr:
     return exp.Paren(this=value) if isinstance(value, (exp.Binary, exp.Not, exp.Neg)) else value
 
@@ -211,6 +215,21 @@ class SqlBuilder:
             return exp.Coalesce(this=self.number(exact), expressions=[self.number(wide)])
         return self.number(exp.Mul(this=_paren(a), expression=_paren(b)))
 
+    def exact_product(self, value: exp.Expr) -> exp.Expr | None:
+        """The exact product inside `multiply`'s cast to the number type, when the dialect
+        computes it exactly: DuckDB multiplies two DECIMAL(38,10) into a DECIMAL(38,20) (it
+        stops on an overflow, as `multiply` does), so rounding it to fewer than 10 decimals
+        needs no rounding to 10 first. None for any other expression or dialect."""
+        if self.name != "duckdb" or not isinstance(value, exp.Cast) or value.to != self.number_type:
+            return None
+        product = value.this
+        if not isinstance(product, exp.Mul) or not all(
+            isinstance(side, exp.Cast) and side.to == self.number_type
+            for side in (product.this, product.expression)
+        ):
+            return None
+        return product.copy()
+
     def divide(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         """`a / b`, NULL for a zero divisor (decision E5)."""
         divisor = exp.Nullif(this=b, expression=_int(0))
@@ -276,7 +295,13 @@ class SqlBuilder:
         trimmed = exp.RegexpReplace(
             this=text, expression=_string("[.]?0+$"), replacement=_string("")
         )
-        if self.dialect.scale is not None and (self.name == "duckdb" or self.spark):
+        if self.dialect.scale is not None and self.name == "duckdb":
+            # DuckDB always prints the scale's 10 decimals (there is a point): the text up to
+            # the last nonzero decimal, taken by one match rather than a replacement.
+            return exp.Anonymous(
+                this="REGEXP_EXTRACT", expressions=[text.copy(), _string(_UP_TO_LAST_DECIMAL)]
+            )
+        if self.dialect.scale is not None and self.spark:
             return trimmed  # always printed with the scale's 10 decimals: there is a point
         return _case(
             (exp.Like(this=text.copy(), expression=_string("%.%")), trimmed), default=text.copy()
@@ -287,6 +312,13 @@ class SqlBuilder:
         (epoch digits or ISO 8601), False for a number, None when the type is unknown."""
         trimmed = self.trim(text)
         pairs: list[tuple[exp.Expr, exp.Expr]] = []
+        if dates is not True and self.name == "duckdb":
+            # The common case first, at half the cost: digits with at most one point, no
+            # spaces to trim, a subset of NUMBER_TEXT that the cast reads as the evaluator does.
+            plain = exp.Anonymous(
+                this="REGEXP_FULL_MATCH", expressions=[text.copy(), _string(_PLAIN_NUMBER)]
+            )
+            pairs.append((plain, exp.TryCast(this=text.copy(), to=self.number_type.copy())))
         if dates is not True:
             value = self.number(trimmed.copy())
             if self.name == "duckdb" and isinstance(value, exp.Cast):

@@ -131,7 +131,9 @@ def test_reference_and_compiled_agree(text: str, record_list: list[dict[str, obj
             text,
             record,
         )
-        assert [d.code for d in fast.diagnostics] == [d.code for d in reference.diagnostics]
+        assert [(d.code, d.span) for d in fast.diagnostics] == [
+            (d.code, d.span) for d in reference.diagnostics
+        ]
 
 
 TEXT = st.lists(
@@ -216,11 +218,13 @@ def test_generated_source_never_contains_formula_text(pieces: list[str], name: s
     assert checked.ok, checked.diagnostics
     function = generate(checked, None, CONTEXT)
     source = function.__source__  # type: ignore[attr-defined]
-    # Only a fixed vocabulary: Python keywords, the parameters, the constants table and
-    # temporaries. Formula text (names, strings) can never appear, quoted or not.
+    # Only a fixed vocabulary: Python keywords, the parameters, the constants table, its
+    # entries bound to locals (`k3`) and temporaries. Formula text (names, strings) can never
+    # appear, quoted or not.
     words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", source))
     allowed = {
         "def",
+        "build",
         "formula",
         "record",
         "sink",
@@ -236,11 +240,42 @@ def test_generated_source_never_contains_formula_text(pieces: list[str], name: s
         "return",
         "and",
         "or",
+        "try",
+        "except",
+        "adjusted",
     }
-    assert {w for w in words if not re.fullmatch(r"t[0-9]+", w)} <= allowed, words
+    assert {w for w in words if not re.fullmatch(r"[tk][0-9]+", w)} <= allowed, words
     assert "'" not in source and '"' not in source
     value = function({name: "".join(pieces)}, [])
     assert value == "".join(pieces) * 2
+
+
+def test_a_property_read_twice_is_read_once_but_reported_at_each_reference() -> None:
+    # The generated code keeps a value it has read for the later references on the same path;
+    # an unreadable value is still reported at each reference that reads it, as the reference
+    # evaluator does, and a reference in a branch not taken reads nothing.
+    text = "if is_present(n0) then n0 * n0 + n1 else n1 - n1"
+    checked = check(text)
+    compiled = CompiledFormula(checked, None, CONTEXT)
+    for record in ({"n0": "2", "n1": "x"}, {"n0": "x", "n1": "y"}, {"n0": "3", "n1": "1"}):
+        reference = evaluate_tree(checked.tree, record, None, CONTEXT)
+        assert compiled.evaluate(record) == reference
+    twice = evaluate_tree(checked.tree, {"n0": "x", "n1": "y"}, None, CONTEXT).diagnostics
+    starts = [text.index("n0"), text.index("n1 - "), text.rindex("n1")]
+    assert [d.span.start for d in twice] == starts
+
+
+def test_a_product_out_of_range_is_blank_with_a_diagnostic_in_both_evaluators() -> None:
+    checked = check("a * b")
+    compiled = CompiledFormula(checked, None, CONTEXT)
+    for record in (
+        {"a": "1e999", "b": "1e999"},
+        {"a": "-1e-999", "b": "1e-999"},
+        {"a": "0", "b": "1e999"},
+    ):
+        reference = evaluate_tree(checked.tree, record, None, CONTEXT)
+        assert compiled.evaluate(record) == reference
+    assert evaluate_tree(checked.tree, {"a": "1e999", "b": "1e999"}, None, CONTEXT).diagnostics
 
 
 def test_codegen_agrees_on_a_deep_formula() -> None:

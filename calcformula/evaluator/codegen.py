@@ -11,6 +11,7 @@ compiler, `CompiledFormula` falls back to closures.
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from calcformula.diagnostics import Diagnostic
 from calcformula.evaluator.context import EvalContext
 from calcformula.evaluator.runtime import (
     EULER,
+    MAX_EXPONENT,
     NotEvaluable,
     Record,
     add,
@@ -41,6 +43,7 @@ from calcformula.nodes import (
     Node,
     Number,
     Property,
+    PropertyKind,
     String,
     Unary,
     UnaryOp,
@@ -48,6 +51,7 @@ from calcformula.nodes import (
 )
 from calcformula.schema import Schema
 from calcformula.span import Span
+from calcformula.values import EXACT_CONTEXT
 
 Sink = list[Diagnostic]
 _COMPARE = {
@@ -67,12 +71,21 @@ class _Generator:
         self.context = context
         self.constants: list[Any] = []
         self.lines: list[str] = []
-        self.indent = 1
+        self.indent = 2
         self.counter = 0
+        # Property reads whose temporary holds the value on every path to the current line:
+        # (name, kind) -> temporary. A later reference reuses a value that is not blank (a
+        # non-blank read never adds a diagnostic, so nothing observable changes); a blank one
+        # is read again, so that each reference still reports its own unreadable value.
+        self.known: dict[tuple[str, PropertyKind], str] = {}
 
     def const(self, value: Any) -> str:
         self.constants.append(value)
-        return f"K[{len(self.constants) - 1}]"
+        return f"k{len(self.constants) - 1}"
+
+    def branch(self) -> dict[tuple[str, PropertyKind], str]:
+        """Entering code that runs on some paths only: what it reads is forgotten after."""
+        return dict(self.known)
 
     def temp(self) -> str:
         self.counter += 1
@@ -96,7 +109,14 @@ class _Generator:
             info = self.schema.get(node.name) if self.schema is not None else None
             reader = self.const(fast_reader(node.name, node.kind, info, node.span))
             target = self.temp()
-            self.emit(f"{target} = {reader}(record, sink)")
+            earlier = self.known.get((node.name, node.kind))
+            if earlier is None:
+                self.emit(f"{target} = {reader}(record, sink)")
+                self.known[(node.name, node.kind)] = target
+            else:
+                self.emit(
+                    f"{target} = {earlier} if {earlier} is not None else {reader}(record, sink)"
+                )
             return target
         if isinstance(node, Unary):
             operand = self.value(node.operand)
@@ -140,6 +160,7 @@ class _Generator:
             self.indent -= 1
             self.emit("else:")
             self.indent += 1
+            saved = self.branch()
             right = self.value(node.right)
             if op is BinaryOp.AND:
                 self.emit(
@@ -151,6 +172,7 @@ class _Generator:
                     f"{target} = True if {right} is True else "
                     f"(False if {left} is False and {right} is False else None)"
                 )
+            self.known = saved
             self.indent -= 1
             return target
         right = self.value(node.right)
@@ -166,12 +188,24 @@ class _Generator:
             self.emit(f"{target} = None if {blank} else {plus}({left}, {right})")
         elif op is BinaryOp.SUB:
             self.emit(f"{target} = None if {blank} else {self.const(subtract)}({left}, {right})")
-        else:
-            helper = self.const(
-                times_reporting(node.span)
-                if op is BinaryOp.MUL
-                else divide_reporting(node.span, node.right.span)
+        elif op is BinaryOp.MUL:
+            # The exact product in one C call; anything out of range (a decimal signal, or an
+            # exponent beyond ±MAX_EXPONENT) is computed again by the reporting helper, which
+            # gives the blank and its diagnostic.
+            helper = self.const(times_reporting(node.span))
+            self.emit(f"if {blank}:")
+            self.emit(f"    {target} = None")
+            self.emit("else:")
+            self.emit("    try:")
+            self.emit(f"        {target} = {self.const(EXACT_CONTEXT.multiply)}({left}, {right})")
+            self.emit("    except " + self.const(decimal.DecimalException) + ":")
+            self.emit(f"        {target} = {helper}({left}, {right}, sink)")
+            self.emit(
+                f"    if {target} and not {-MAX_EXPONENT} <= {target}.adjusted() <= {MAX_EXPONENT}:"
             )
+            self.emit(f"        {target} = {helper}({left}, {right}, sink)")
+        else:
+            helper = self.const(divide_reporting(node.span, node.right.span))
             self.emit(f"{target} = None if {blank} else {helper}({left}, {right}, sink)")
         return target
 
@@ -200,18 +234,23 @@ class _Generator:
         target = self.temp()
         unset = self.const(_UNSET)
         self.emit(f"{target} = {unset}")
+        outer = self.known
         for index, branch in enumerate(node.branches):
             if index:
                 self.emit(f"if {target} is {unset}:")
                 self.indent += 1
             condition = self.value(branch.condition)
+            if not index:
+                outer = self.branch()  # the first condition runs on every path
             self.emit(f"if {condition} is None:")
             self.indent += 1
             self.emit(f"{target} = None")
             self.indent -= 1
             self.emit(f"elif {condition} is True:")
             self.indent += 1
+            saved = self.branch()
             self.emit(f"{target} = {self.value(branch.value)}")
+            self.known = saved
             self.indent -= 1
             if index:
                 self.indent -= 1
@@ -222,6 +261,7 @@ class _Generator:
         else:
             self.emit(f"{target} = None")
         self.indent -= 1
+        self.known = outer
         return target
 
 
@@ -239,11 +279,16 @@ def generate(
     SyntaxError or MemoryError for formulas too deep for Python's compiler."""
     generator = _Generator(checked, schema, context)
     result = generator.value(checked.tree)
+    # The constants are locals of an enclosing function, so the formula reads them as closure
+    # cells (faster than indexing a global table at every reference).
+    bind = "".join(f"    k{i} = K[{i}]\n" for i in range(len(generator.constants)))
     source = (
-        "def formula(record, sink):\n" + "\n".join(generator.lines) + (f"\n    return {result}\n")
+        f"def build(K):\n{bind}    def formula(record, sink):\n"
+        + "\n".join(generator.lines)
+        + f"\n        return {result}\n    return formula\n"
     )
-    namespace: dict[str, Any] = {"K": generator.constants, "__builtins__": {}}
+    namespace: dict[str, Any] = {"__builtins__": {}}
     exec(compile(source, "<calcformula>", "exec"), namespace)
-    function: Callable[[Record, Sink], Value] = namespace["formula"]
+    function: Callable[[Record, Sink], Value] = namespace["build"](generator.constants)
     function.__source__ = source  # type: ignore[attr-defined]
     return function

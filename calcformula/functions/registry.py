@@ -114,6 +114,10 @@ class SqlBuilderHooks(Protocol):
         """True when the number is a whole number."""
         ...
 
+    def exact_product(self, value: exp.Expr) -> exp.Expr | None:
+        """The exact product under a multiplication's cast, where the dialect has one."""
+        ...
+
     def trim(self, text: exp.Expr) -> exp.Expr:
         """Strips the whitespace the evaluator strips."""
         ...
