@@ -215,20 +215,42 @@ class SqlBuilder:
             return exp.Coalesce(this=self.number(exact), expressions=[self.number(wide)])
         return self.number(exp.Mul(this=_paren(a), expression=_paren(b)))
 
-    def exact_product(self, value: exp.Expr) -> exp.Expr | None:
-        """The exact product inside `multiply`'s cast to the number type, when the dialect
-        computes it exactly: DuckDB multiplies two DECIMAL(38,10) into a DECIMAL(38,20) (it
-        stops on an overflow, as `multiply` does), so rounding it to fewer than 10 decimals
-        needs no rounding to 10 first. None for any other expression or dialect."""
-        if self.name != "duckdb" or not isinstance(value, exp.Cast) or value.to != self.number_type:
-            return None
-        product = value.this
-        if not isinstance(product, exp.Mul) or not all(
-            isinstance(side, exp.Cast) and side.to == self.number_type
-            for side in (product.this, product.expression)
-        ):
-            return None
-        return product.copy()
+    def round_product(self, value: exp.Expr, places: int) -> exp.Expr | None:
+        """`value` rounded half up to `places` decimals (fewer than the scale's 10) from the
+        exact product, when `value` is what `multiply` built and the dialect can compute that
+        product exactly; the evaluator rounds the exact product once, and rounding the product
+        already cut to 10 decimals would round twice. None for any other expression or dialect.
+
+        DuckDB multiplies two DECIMAL(38,10) into a DECIMAL(38,20) (it stops on an overflow, as
+        `multiply` does). Spark keeps 20 decimals only for DECIMAL(18,10) times DECIMAL(19,10)
+        (operands below 10^8 and 10^9); larger operands take `multiply`'s product, rounded
+        twice, as docs/scale.md says."""
+        if self.name == "duckdb":
+            if not isinstance(value, exp.Cast) or value.to != self.number_type:
+                return None
+            product = value.this
+            if not isinstance(product, exp.Mul) or not all(
+                isinstance(side, exp.Cast) and side.to == self.number_type
+                for side in (product.this, product.expression)
+            ):
+                return None
+            return self.number(exp.Round(this=product.copy(), decimals=_int(places)))
+        if self.spark and isinstance(value, exp.Coalesce):
+            lane = value.this
+            product = lane.this if isinstance(lane, exp.Cast) else None
+            if not isinstance(product, exp.Mul) or not all(
+                isinstance(side, exp.TryCast) for side in (product.this, product.expression)
+            ):
+                return None
+            exact = exp.Mul(
+                this=self._narrow(product.this.this, 8),
+                expression=self._narrow(product.expression.this, 9),
+            )
+            return exp.Coalesce(
+                this=self.number(exp.Round(this=exact, decimals=_int(places))),
+                expressions=[self.number(exp.Round(this=value.copy(), decimals=_int(places)))],
+            )
+        return None
 
     def divide(self, a: exp.Expr, b: exp.Expr) -> exp.Expr:
         """`a / b`, NULL for a zero divisor (decision E5)."""

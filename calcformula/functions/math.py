@@ -81,11 +81,12 @@ def _sql_rounder(mode: str) -> Any:
         count = int(places)
         if b.dialect.scale is not None and count >= b.dialect.scale:
             return call.args[0]  # the dialect keeps no more decimals than that
-        product = b.exact_product(call.args[0]) if mode == decimal.ROUND_HALF_UP else None
-        if product is not None and count >= 0:
+        if mode == decimal.ROUND_HALF_UP and count >= 0:
             # Rounded once from the exact product, as the evaluator does, rather than from the
-            # product already rounded to the dialect's scale (one 128-bit division, not two).
-            return b.number(exp.Round(this=product, decimals=exp.Literal.number(count)))
+            # product already rounded to the dialect's scale.
+            once = b.round_product(call.args[0], count)
+            if once is not None:
+                return once
         scaled: exp.Expr = b.number(call.args[0])  # a whole number scaled up stays in range
         if count:
             scaled = exp.Mul(this=call.paren(scaled), expression=b.power_of_ten(count))

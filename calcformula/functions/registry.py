@@ -114,8 +114,8 @@ class SqlBuilderHooks(Protocol):
         """True when the number is a whole number."""
         ...
 
-    def exact_product(self, value: exp.Expr) -> exp.Expr | None:
-        """The exact product under a multiplication's cast, where the dialect has one."""
+    def round_product(self, value: exp.Expr, places: int) -> exp.Expr | None:
+        """A product rounded half up once from its exact value, where the dialect has one."""
         ...
 
     def trim(self, text: exp.Expr) -> exp.Expr:
