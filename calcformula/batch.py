@@ -373,31 +373,19 @@ def _items(
         for notice in missing_columns(_bare(wanted), columns, schema, source.label):
             notify(notice)
 
+    def counted(raw: IO[bytes]) -> Iterator[Item]:
+        counting = _Counter(raw)
+        counter.append(counting)
+        yield from read_stream(io.BufferedReader(counting), source.kind, schema, wanted, on_columns)
+
     if source.path is not None:
         with source.path.open("rb") as raw:
-            counted = _Counter(raw)
-            counter.append(counted)
-            yield from read_stream(
-                io.BufferedReader(counted),
-                source.kind,
-                schema,
-                wanted,
-                on_columns,
-            )
+            yield from counted(raw)
         return
-    stream = (
+    yield from counted(
         source.stream
         if source.stream is not None
         else io.BytesIO((source.text or "").encode("utf-8"))
-    )
-    counted = _Counter(stream)
-    counter.append(counted)
-    yield from read_stream(
-        io.BufferedReader(counted),
-        source.kind,
-        schema,
-        wanted,
-        on_columns,
     )
 
 

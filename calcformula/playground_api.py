@@ -35,7 +35,7 @@ from calcformula.records import RecordProblem, read_records
 from calcformula.render import diagnostic_record
 from calcformula.schema import Schema, SchemaError
 from calcformula.tokens import KEYWORDS_AFTER_VALUE
-from calcformula.values import format_number, json_value
+from calcformula.values import format_number, format_value, json_value
 
 DOCS_URL = "https://github.com/calcformula/calcformula/blob/main/docs/diagnostics.md#{anchor}"
 # The declared types the command accepts (`--type`).
@@ -182,13 +182,7 @@ def shown_value(value: Value, evaluable: bool) -> str:
     """A value as the command's table shows it."""
     if not evaluable:
         return "(not evaluable)"
-    if value is None:
-        return "(blank)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        return format_number(value)
-    return str(value)
+    return value if isinstance(value, str) else format_value(value)  # text unquoted
 
 
 # --- operations ------------------------------------------------------------------------------
