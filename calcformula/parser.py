@@ -733,8 +733,9 @@ def decode(data: bytes) -> tuple[str, list[Diagnostic]]:
 def parse(text: str | bytes) -> ParseResult:
     """Parse a formula; returns the syntax tree and all syntax diagnostics.
 
-    Never raises for any input. The tree is always present: where the text is broken,
-    recovery puts `Missing` nodes.
+    Never raises for any text. The tree is always present: where the text is broken,
+    recovery puts `Missing` nodes. Anything but `str` or `bytes` is a TypeError that says so
+    (rather than one from deep inside).
 
     >>> result = parse("if is_present(amount) then amount * 2 else 0")
     >>> result.ok
@@ -742,6 +743,8 @@ def parse(text: str | bytes) -> ParseResult:
     >>> [d.code for d in parse("amount + * 2").diagnostics]
     ['CF101']
     """
+    if not isinstance(text, (str, bytes)):
+        raise TypeError(f"a formula is text (str or bytes), not {type(text).__name__}")
     diagnostics: list[Diagnostic] = []
     if len(text) > MAX_FORMULA:
         return _too_large(text)

@@ -680,3 +680,13 @@ def test_any_portal_context(tmp_path: Path, content: bytes) -> None:
     formula = "pipeline_probability(string(dealstage)) * amount"
     args = ["eval", "--expr", formula, "--portal", "portal.json", "--record", "{}"]
     _clean_exit(run(*args, cwd=tmp_path))
+
+
+@pytest.mark.parametrize("wrong", [None, 5, ["a"], {"formula": "a"}])
+def test_a_formula_that_is_not_text_is_a_type_error_that_says_so(wrong: Any) -> None:
+    # A programming error, not a formula: one clear TypeError at the door of every entry point.
+    import calcformula.duckdb
+
+    for entry in (parse, check, calcformula.duckdb.expression):
+        with pytest.raises(TypeError, match="a formula is text"):
+            entry(wrong)
