@@ -3,7 +3,8 @@
 Everything the page needs is copied into dist/, so that it runs from any static host with no
 request to another origin: Pyodide from its npm package, the calcformula wheel built from this
 checkout, the pure-Python wheels in wheels.txt (downloaded with pip, hash-checked), the page
-bundled with esbuild, and the bundled examples. Needs Python 3.11+ with pip, Node and npm.
+bundled with esbuild, the bundled examples, and a snapshot of Pyodide's memory with calcformula
+imported and warm, taken in Node (snapshot.mjs). Needs Python 3.11+ with pip, Node and npm.
 
 `--if-stale` rebuilds only when an input changed since the last build (the browser test and
 benchmark use it).
@@ -36,6 +37,7 @@ def inputs() -> list[Path]:
     """Every file whose change changes dist/."""
     found = [
         HERE / "build.py",
+        HERE / "snapshot.mjs",
         HERE / "package.json",
         HERE / "package-lock.json",
         HERE / "wheels.txt",
@@ -148,6 +150,12 @@ def _wheels(python: str) -> list[str]:
     return names
 
 
+def _snapshot() -> None:
+    """dist/snapshot.bin.gz: Pyodide's memory with calcformula imported and warm, taken in Node
+    and checked there (snapshot.mjs); the worker restores it instead of starting Python."""
+    _run("node", "snapshot.mjs", str(DIST))
+
+
 def _bundled_examples() -> None:
     spec = _examples()
     out: dict[str, object] = {
@@ -181,6 +189,7 @@ def build() -> None:
     _bundle()
     python = _pyodide()
     wheels = _wheels(python)
+    _snapshot()
     _bundled_examples()
     (DIST / "build-stamp.json").write_text(
         json.dumps({"inputs": stamp, "python": python, "wheels": wheels}, indent=1)

@@ -416,6 +416,14 @@ def test_nothing_leaves_the_origin(page: Page, session: Session, browser: Browse
         other.context.close()
 
 
+def test_python_is_restored_from_the_snapshot(page: Page, session: Session) -> None:
+    # The worker restores Pyodide's memory with calcformula imported (build.py's snapshot)
+    # rather than starting Python: were the snapshot broken, it would fall back and every
+    # other test would pass, only slower.
+    assert page.evaluate("window.__playground.phases.snapshot") is True
+    assert any(u.endswith("/snapshot.bin.gz") for u in session.requests)
+
+
 def test_keyboard_only_at_360_pixels(page: Page) -> None:
     page.set_viewport_size({"width": 360, "height": 800})
     # Readable at 360 px: nothing wider than the viewport.
