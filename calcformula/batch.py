@@ -823,12 +823,7 @@ def _run_sql(
         raise BatchError(str(error)) from None
     try:
         if not job.ok:
-            raise SqlRefused(
-                {
-                    name: tuple(d for d in sql.diagnostics if d.is_error)
-                    for name, sql in job.formulas
-                }
-            )
+            raise SqlRefused.of(job.formulas)
         wanted = _plain_names(formulas)
         if job.columns is not None:
             for notice in missing_columns(wanted, job.columns, schema, source.label):
@@ -905,13 +900,7 @@ def _run_spark(
         raise BatchError(str(error)) from None
     try:
         if not job.ok:
-            raise SqlRefused(
-                {
-                    name: tuple(d for d in sql.diagnostics if d.is_error)
-                    for name, sql in job.formulas
-                },
-                "Spark",
-            )
+            raise SqlRefused.of(job.formulas, "Spark")
         if destination is not None and (
             output == "csv" or (output == "ndjson" and len(formulas) == 1)
         ):
@@ -951,6 +940,14 @@ class SqlRefused(BatchError):
     ) -> None:
         super().__init__(f"the {engine} engine cannot evaluate these formulas; use --engine python")
         self.diagnostics = diagnostics
+
+    @classmethod
+    def of(cls, formulas: Iterable[tuple[str, Any]], engine: str = "DuckDB") -> SqlRefused:
+        """The refusal for an engine's compiled formulas: each one's errors, by name."""
+        return cls(
+            {name: tuple(d for d in sql.diagnostics if d.is_error) for name, sql in formulas},
+            engine,
+        )
 
 
 __all__ = [

@@ -13,7 +13,6 @@ UTF-16 code units, as JavaScript counts them.
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import os
 import re
@@ -195,7 +194,6 @@ def op_info(request: dict[str, Any]) -> dict[str, Any]:
         "version": __version__,
         "dialects": list(DIALECTS),
         "declared_types": list(DECLARED_TYPES),
-        "trace": _trace_function() is not None,
     }
 
 
@@ -364,27 +362,16 @@ def _results(
     return {"rows": rows, "problems": problems, "format": found}
 
 
-def _trace_function() -> Callable[..., Any] | None:
-    """`calcformula.trace` (issue 15) where this build has it."""
-    try:
-        module = importlib.import_module("calcformula.trace")
-    except ImportError:
-        return None
-    function = getattr(module, "trace", None)
-    return function if callable(function) else None
-
-
 def op_trace(request: dict[str, Any]) -> dict[str, Any]:
     """Why one record's value is what it is: `calcformula.trace` on that record."""
-    trace = _trace_function()
-    if trace is None:
-        return {"available": False, "reason": "this build has no calcformula.trace"}
+    from calcformula.trace import trace
+
     formula = _text(request, "formula")
     schema_text = _text(request, "schema")
     schema, _ = _schema(schema_text, _text(request, "object"))
     checked = _checked(request)
     if not checked.ok:
-        return {"available": True, "problem": "the formula has errors; nothing was evaluated"}
+        return {"problem": "the formula has errors; nothing was evaluated"}
     records, _, _ = _parsed_records(
         _text(request, "records"), _text(request, "records_format"), schema, None
     )
@@ -394,11 +381,8 @@ def op_trace(request: dict[str, Any]) -> dict[str, Any]:
     record_id, properties = records[index]
     now = _now(request)
     result = trace(formula, properties, schema=schema, now=now, record_id=record_id)
-    exact = getattr(result, "to_json_text", None)
-    # Exact numbers where the trace offers them (to_json's numbers are floats).
-    data: dict[str, Any] = (
-        json.loads(exact(), parse_float=Decimal) if callable(exact) else result.to_json()
-    )
+    # Exact numbers (to_json's numbers are floats).
+    data: dict[str, Any] = json.loads(result.to_json_text(), parse_float=Decimal)
     offsets = Offsets(formula)
     data["value"] = _trace_shown(data.get("value"), bool(data.get("evaluable", True)))
     stack = [data.get("trace")]
@@ -411,7 +395,7 @@ def op_trace(request: dict[str, Any]) -> dict[str, Any]:
                 step[key] = offsets.to_js(step[key])
         step["value"] = _trace_shown(step.get("value"), bool(step.get("evaluated", True)))
         stack.extend(step.get("children") or ())
-    return {"available": True, "id": record_id, **data}
+    return {"id": record_id, **data}
 
 
 def _trace_shown(value: Any, evaluated: bool) -> str:

@@ -315,14 +315,6 @@ def test_pasted_records_give_the_command_values(
     assert any(v is None for v in expected.values()), "the sample should include a blank"
 
 
-TRACE_MISSING = importlib.util.find_spec("calcformula.trace") is None
-
-
-@pytest.mark.skipif(
-    TRACE_MISSING,
-    reason="calcformula.trace (issue 15: trace(formula, record, ...) -> Trace with to_json()) "
-    "is not in this checkout; the page hides its trace panel",
-)
 def test_trace_names_the_blank_input(page: Page) -> None:
     page.fill("[data-testid=schema]", (EXAMPLES / "schema" / "deals.json").read_text())
     page.fill(
@@ -339,15 +331,10 @@ def test_trace_names_the_blank_input(page: Page) -> None:
     assert "amount" not in trace.locator("[data-testid=blank-causes]").inner_text()
 
 
-def test_trace_panel_hidden_without_the_trace_api(page: Page) -> None:
+def test_each_record_has_a_trace_button(page: Page) -> None:
     page.fill("[data-testid=records]", "Record ID,a\n1,\n")
     type_formula(page, "a * 2")
-    buttons = page.locator("[data-testid=trace-button]")
-    if TRACE_MISSING:
-        assert buttons.count() == 0
-        assert page.locator("[data-testid=trace]").is_hidden()
-    else:
-        assert buttons.count() == 1
+    assert page.locator("[data-testid=trace-button]").count() == 1
 
 
 def test_hubspot_form_and_sql(page: Page) -> None:

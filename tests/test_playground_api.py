@@ -7,7 +7,6 @@ JavaScript's UTF-16 units, pasted records are read as the command reads files.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -117,10 +116,6 @@ def test_unreadable_records_are_reported_by_line() -> None:
     ]
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("calcformula.trace") is None,
-    reason="calcformula.trace (issue 15) is not in this checkout",
-)
 def test_trace_names_the_blank_input_with_exact_values() -> None:
     records = "Record ID,Amount,Exchange rate\n1,100,1.1\n2,250,\n"
     formula = "amount * hs_exchange_rate + 0.1"
@@ -131,10 +126,6 @@ def test_trace_names_the_blank_input_with_exact_values() -> None:
     assert answer["blank_causes"] == ["hs_exchange_rate"]
     first = ask(op="trace", formula=formula, schema=DEALS, object="deals", records=records, index=0)
     assert first["value"] == "110.1"
-
-
-def test_info_says_whether_trace_is_there() -> None:
-    assert ask(op="info")["trace"] is (importlib.util.find_spec("calcformula.trace") is not None)
 
 
 def test_at_most_max_records_are_shown() -> None:

@@ -74,7 +74,6 @@ function tokenDecorations(tokens, length) {
 let examples = { schemas: {}, records: {}, formulas: [] };
 let lastDiagnostics = [];
 let checkedText = null;
-let traceAvailable = false;
 
 function formulaText() {
   return view.state.doc.toString();
@@ -298,15 +297,13 @@ function renderResults(results) {
     notes.textContent = row.notes.map((n) => `${n.code} ${n.message}`).join("; ");
     const why = document.createElement("td");
     why.className = "trace-column";
-    if (traceAvailable) {
-      const button = document.createElement("button");
-      button.type = "button";
-      button.dataset.testid = "trace-button";
-      button.textContent = "Trace";
-      button.setAttribute("aria-label", `Trace record ${row.id}`);
-      button.addEventListener("click", () => showTrace(index));
-      why.append(button);
-    }
+    const button = document.createElement("button");
+    button.type = "button";
+    button.dataset.testid = "trace-button";
+    button.textContent = "Trace";
+    button.setAttribute("aria-label", `Trace record ${row.id}`);
+    button.addEventListener("click", () => showTrace(index));
+    why.append(button);
     tr.append(id, value, notes, why);
     body.append(tr);
   });
@@ -319,8 +316,8 @@ async function showTrace(index) {
   const body = $("trace-body");
   body.replaceChildren();
   panel.hidden = false;
-  if (response.error || response.problem || !response.available) {
-    body.textContent = response.error || response.problem || response.reason;
+  if (response.error || response.problem) {
+    body.textContent = response.error || response.problem;
     return;
   }
   const head = document.createElement("p");
@@ -448,8 +445,6 @@ async function start() {
     return;
   }
   examples = bundled;
-  traceAvailable = info.trace;
-  document.body.classList.toggle("no-trace", !traceAvailable);
   for (const type of info.declared_types) $("declared-type").append(new Option(type, type));
   for (const dialect of info.dialects) $("dialect").append(new Option(dialect, dialect));
   examples.formulas.forEach((f, i) => $("example").append(new Option(f.name, String(i))));
