@@ -40,7 +40,11 @@ async function startPyodide() {
   const indexURL = new URL("pyodide/", self.location.href).href;
   try {
     const pyodide = await loadPyodide({ indexURL, _loadSnapshot: snapshot });
-    phases.snapshot = true;
+    // What the snapshot holds, observed rather than assumed: Python that has already imported
+    // the library (a fresh start has not).
+    phases.snapshot = pyodide.runPython(
+      "import sys; 'calcformula.playground_api' in sys.modules",
+    );
     return pyodide;
   } catch (error) {
     // A browser without DecompressionStream, say: start Python as without the snapshot.
