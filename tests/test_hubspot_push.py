@@ -396,6 +396,9 @@ def test_help_of_every_portal_command_names_the_environment(command: list[str]) 
     text = " ".join(result.stdout.split())
     assert "HUBSPOT_ACCESS_TOKEN" in text and "HUBSPOT_API_BASE_URL" in text
     assert "HUBSPOT_API_VERSION" in text and "CALCFORMULA_HTTP_DEADLINE" in text
+    # The command's own text is wrapped as one paragraph: no run of spaces left by its source.
+    description = result.stdout.split("Options:")[0]
+    assert not [line for line in description.splitlines() if "   " in line.strip()]
 
 
 def test_v3_paths_stay_selectable(hubspot: Hub, project: Path) -> None:

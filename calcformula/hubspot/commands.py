@@ -3,6 +3,7 @@ calcformula.hubspot)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Callable
@@ -43,7 +44,7 @@ CONNECTION_HELP = (
 
 def connection_options(function: F) -> F:
     """--api-version and --base-url, and the connection's environment in the help text."""
-    function.__doc__ = (function.__doc__ or "").rstrip() + "\n\n" + CONNECTION_HELP
+    function.__doc__ = inspect.cleandoc(function.__doc__ or "") + "\n\n" + CONNECTION_HELP
     function = click.option(
         "--api-version",
         default=None,
