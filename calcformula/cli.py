@@ -37,7 +37,6 @@ from calcformula.diagnostics import Diagnostic, Severity
 from calcformula.evaluator import CompiledFormula, CompileError, EvalContext, PortalContext
 from calcformula.formatter import format_tree
 from calcformula.functions import ALIASES, REGISTRY, lookup
-from calcformula.manifest import ManagedProperty, Manifest, load_manifest
 from calcformula.parser import decode, parse
 from calcformula.project import (
     FileReport,
@@ -62,6 +61,7 @@ from calcformula.schema import PropertyInfo, Schema
 from calcformula.tables import write_table
 
 if TYPE_CHECKING:
+    from calcformula.manifest import ManagedProperty, Manifest
     from calcformula.sql import ColumnType
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -717,6 +717,8 @@ def _eval_targets(
         )
         return [Target("value", compiled, source)], schema, portal
     assert path is not None
+    from calcformula.manifest import load_manifest
+
     try:
         manifest = load_manifest(path)
     except OSError as error:
@@ -903,6 +905,8 @@ def fmt(paths: tuple[str, ...], check_only: bool, diff: bool, style: str) -> Non
             problem = True
             continue
         files.append(str(formula))
+    from calcformula.manifest import load_manifest
+
     for manifest_path in targets.manifests:
         try:
             manifest = load_manifest(manifest_path)

@@ -8,15 +8,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from calcformula import codes
 from calcformula.checker import CheckResult, check
 from calcformula.diagnostics import Diagnostic, Fix, Related, Severity, TextEdit, sort_diagnostics
-from calcformula.manifest import MANIFEST_NAMES, ManagedProperty, Manifest, load_manifest
 from calcformula.parser import decode
 from calcformula.safe_io import is_temp_name
 from calcformula.schema import PropertyInfo, Schema, SchemaError, load_schemas
 from calcformula.span import LineIndex, Span
+
+if TYPE_CHECKING:
+    # The manifest module loads YAML: commands on .calc files and `eval` do not pay for it.
+    from calcformula.manifest import ManagedProperty, Manifest
 
 
 class UsageError(Exception):
@@ -65,6 +69,8 @@ def _search(folder: Path, pattern: str, targets: Targets) -> list[Path]:
 def collect(paths: Iterable[str]) -> Targets:
     """Sort paths into manifests and .calc files; folders are searched for both, and .calc
     files that a manifest found alongside uses are checked through that manifest."""
+    from calcformula.manifest import MANIFEST_NAMES, load_manifest
+
     targets = Targets()
     for raw in paths:
         if raw == "-":
@@ -168,6 +174,8 @@ def check_property(
 
 
 def check_manifest(path: Path, display: str) -> list[FileReport]:
+    from calcformula.manifest import load_manifest
+
     try:
         manifest = load_manifest(path)
     except OSError as error:

@@ -297,3 +297,19 @@ def test_formulas_too_deep_for_generated_code_use_the_reference_evaluator() -> N
     for record in ({"n0": "500", "n1": "500", "n2": "500", "n3": "500"}, {"n0": "5"}, {}):
         reference = evaluate_tree(checked.tree, record, None, CONTEXT)
         assert compiled.evaluate(record) == reference
+
+
+def test_rounding_to_written_decimals_agrees_with_the_reference_at_its_edges() -> None:
+    # The compiled formula rounds to decimals written in the formula with one quantize call;
+    # where quantize cannot (more digits than the context holds) it falls back to the
+    # implementation, and decimals the implementation refuses are never specialised.
+    records = ({"n0": "1e990"}, {"n0": "-2.5"}, {"n0": "123.456"}, {"n0": ""}, {"n0": "x"})
+    for places in ("0", "2", "100", "2.5", "101", "-1"):
+        for rounder in ("round_down", "round_up", "round_nearest"):
+            checked = check(f"{rounder}(n0, {places})")
+            compiled = CompiledFormula(checked, None, CONTEXT)
+            for record in records:
+                reference = evaluate_tree(checked.tree, record, None, CONTEXT)
+                assert compiled.evaluate(record) == reference, (rounder, places, record)
+    checked = check("round_nearest(n0, 100)")
+    assert CompiledFormula(checked, None, CONTEXT).evaluate({"n0": "1e990"}).value is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Sequence
 from decimal import Decimal
+from operator import methodcaller
 from typing import TYPE_CHECKING, Any
 
 from calcformula.functions.registry import (
@@ -68,6 +69,21 @@ def _rounder(mode: str) -> object:
     return implementation
 
 
+def _specialized_rounder(mode: str) -> Any:
+    """Rounding to a number of decimals written in the formula: one `quantize` call per
+    record (the implementation's common path, without validating the decimals each time)."""
+
+    def specialize(constants: Sequence[Decimal]) -> Any:
+        places = constants[0]
+        if places != places.to_integral_value() or abs(places) > 100:
+            return None  # the implementation reports it on every record
+        _, quantum = _exponent(places)
+        # InvalidOperation (too many digits) is an ArithmeticError: the implementation decides.
+        return methodcaller("quantize", quantum, mode, EXACT_CONTEXT)
+
+    return specialize
+
+
 def _sql_rounder(mode: str) -> Any:
     def translate(call: SqlCall) -> Any:
         from sqlglot import exp
@@ -125,6 +141,7 @@ define(
             ),
         ),
         implementation=_rounder(decimal.ROUND_FLOOR),  # type: ignore[arg-type]
+        specialize=_specialized_rounder(decimal.ROUND_FLOOR),
         sql=_sql_rounder(decimal.ROUND_FLOOR),
         notes=ROUND_NOTE,
     )
@@ -139,6 +156,7 @@ define(
         Evidence.INFERRED,
         examples=(Example("round_up(2.561, 2)", "2.57"), Example("round_up(-2.5, 0)", "-2")),
         implementation=_rounder(decimal.ROUND_CEILING),  # type: ignore[arg-type]
+        specialize=_specialized_rounder(decimal.ROUND_CEILING),
         sql=_sql_rounder(decimal.ROUND_CEILING),
         notes=ROUND_NOTE,
     )
@@ -157,6 +175,7 @@ define(
             Example("round_nearest(-2.5, 0)", "-3"),
         ),
         implementation=_rounder(decimal.ROUND_HALF_UP),  # type: ignore[arg-type]
+        specialize=_specialized_rounder(decimal.ROUND_HALF_UP),
         sql=_sql_rounder(decimal.ROUND_HALF_UP),
         notes=ROUND_NOTE,
     )

@@ -203,6 +203,13 @@ class Function:
     check_literals: Callable[[Sequence[str | None]], Iterable[tuple[int, str]]] | None = field(
         default=None, compare=False
     )
+    # Given the arguments after the first when each is a number written in the formula: a
+    # callable computing the call from its first argument (not blank) with the same answer as
+    # `implementation`, cheaper per record, or None. Where it cannot decide it raises
+    # ArithmeticError, and the compiled formula calls `implementation` for that record.
+    specialize: Callable[[Sequence[Decimal]], Callable[[Value], Value] | None] | None = field(
+        default=None, compare=False
+    )
 
     @property
     def min_args(self) -> int:
